@@ -1,0 +1,1 @@
+package policyctl.lib.k8s

@@ -1,0 +1,83 @@
+//! The command line: argv -> a verb -> the library pipeline -> an exit code. This is the only
+//! layer that knows about flags; it must not contain evaluation logic.
+
+mod check;
+mod parse;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::Write;
+
+/// Exit code when policyctl itself could not do its job (usage, policy load, input parse).
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "policyctl",
+    version,
+    about = "Policy-as-code and supply-chain checks: one engine for CI, admission and policy tests",
+    long_about = "policyctl evaluates Rego policies (conftest conventions: deny*/violation*/warn*) \
+against configuration files.\n\nExit codes: 0 pass, 1 policy failures, 2 policyctl could not do its \
+job (bad flag, broken policy, unreadable input).",
+    after_help = "Examples:\n  policyctl check testdata/k8s                 # built-in library\n  \
+policyctl check -p policy/ deploy/ -o sarif    # your conftest policies, SARIF for code scanning\n  \
+policyctl parse deploy/app.yaml               # what policies see as `input`"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check configuration files against policies (the CI gate).
+    Check(check::Args),
+    /// Print documents exactly as policies see them (`input`), as JSON.
+    Parse(parse::Args),
+}
+
+/// Parses argv and runs the verb; returns the process exit code.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_tracing();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Parse(args) => parse::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POLICYCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Writes a rendered report to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

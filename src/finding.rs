@@ -1,0 +1,220 @@
+//! The one result type. Every check yields [`Finding`]s, every failure to do a job yields a
+//! [`ToolError`], and both are collected into a [`Decision`] that every output format renders.
+//! This module owns severity and exit-code semantics; it must not know about flags or formats.
+
+use serde::Serialize;
+
+/// How a finding counts towards the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the run (`deny*`, `violation*`, constraint `enforcementAction: deny`).
+    Failure,
+    /// Reported; fails only with `--fail-on-warn` (`warn*`, `enforcementAction: warn`).
+    Warning,
+    /// A failure that an exception (`data.<ns>.exception`) turned off.
+    Exception,
+    /// Reported only (`enforcementAction: dryrun`), never fails.
+    Dryrun,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Failure => "failure",
+            Severity::Warning => "warning",
+            Severity::Exception => "exception",
+            Severity::Dryrun => "dryrun",
+        }
+    }
+}
+
+/// The Kubernetes-style identity of the object a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+pub struct Resource {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+}
+
+impl Resource {
+    /// `Kind/namespace/name` or `Kind/name`, for humans.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// One policy result about one input document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub file: String,
+    /// 1-based line of the document or resource; 0 when unknown.
+    pub line: usize,
+    pub resource: Option<Resource>,
+    /// The Rego package (`main`, `policyctl.k8s.privileged`) or `<Kind>/<constraint>`.
+    pub policy: String,
+    /// The rule that produced the result (`deny_run_as_root`, `violation`).
+    pub rule: String,
+    pub message: String,
+    /// Any other keys of an object result (conftest metadata), else null.
+    pub details: serde_json::Value,
+}
+
+/// Something policyctl could not do: an unreadable or unparsable input, a broken policy, a policy
+/// that errored at runtime. Reported beside the findings; makes the run exit 2.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolError {
+    /// The file the error is about (input or policy); empty for global errors.
+    pub file: String,
+    /// 1-based line when known, else 0.
+    pub line: usize,
+    pub message: String,
+}
+
+impl ToolError {
+    pub fn new(file: impl Into<String>, line: usize, message: impl Into<String>) -> Self {
+        ToolError {
+            file: file.into(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    /// `file:line: message`, the form editors and CI logs link.
+    pub fn display(&self) -> String {
+        match (self.file.is_empty(), self.line) {
+            (true, _) => self.message.clone(),
+            (false, 0) => format!("{}: {}", self.file, self.message),
+            (false, l) => format!("{}:{}: {}", self.file, l, self.message),
+        }
+    }
+}
+
+/// Counts for the summary line and the JSON `summary` object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub resources: usize,
+    /// (document, rule) evaluations that produced no finding.
+    pub passed: usize,
+    pub warnings: usize,
+    pub failures: usize,
+    pub exceptions: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dryrun: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Everything one run found. Every renderer takes this and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Decision {
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub errors: Vec<ToolError>,
+}
+
+/// What the caller wants the exit code to mean.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExitPolicy {
+    pub fail_on_warn: bool,
+    pub no_fail: bool,
+}
+
+impl Decision {
+    /// Recomputes severity counts from the findings (the single place that counts).
+    pub fn recount(&mut self) {
+        let (mut w, mut f, mut e, mut d) = (0, 0, 0, 0);
+        for finding in &self.findings {
+            match finding.severity {
+                Severity::Failure => f += 1,
+                Severity::Warning => w += 1,
+                Severity::Exception => e += 1,
+                Severity::Dryrun => d += 1,
+            }
+        }
+        self.summary.failures = f;
+        self.summary.warnings = w;
+        self.summary.exceptions = e;
+        self.summary.dryrun = d;
+    }
+
+    /// Stable order: file, line, policy, rule, message — outputs must not depend on thread timing.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (&a.file, a.line, &a.policy, &a.rule, &a.message, a.severity).cmp(&(
+                &b.file, b.line, &b.policy, &b.rule, &b.message, b.severity,
+            ))
+        });
+        self.errors
+            .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+    }
+
+    /// 0 pass, 1 findings that fail, 2 policyctl could not do its job.
+    pub fn exit_code(&self, policy: ExitPolicy) -> u8 {
+        if !self.errors.is_empty() {
+            return 2;
+        }
+        if policy.no_fail {
+            return 0;
+        }
+        let failing = self.summary.failures > 0 || (policy.fail_on_warn && self.summary.warnings > 0);
+        u8::from(failing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(severity: Severity) -> Finding {
+        Finding {
+            severity,
+            file: "a.yaml".into(),
+            line: 1,
+            resource: None,
+            policy: "main".into(),
+            rule: "deny".into(),
+            message: "m".into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_severity_and_flags() {
+        let mut d = Decision {
+            findings: vec![finding(Severity::Warning)],
+            ..Default::default()
+        };
+        d.recount();
+        assert_eq!(d.exit_code(ExitPolicy::default()), 0);
+        let strict = ExitPolicy { fail_on_warn: true, no_fail: false };
+        assert_eq!(d.exit_code(strict), 1);
+        d.findings.push(finding(Severity::Failure));
+        d.recount();
+        assert_eq!(d.exit_code(ExitPolicy::default()), 1);
+        let lenient = ExitPolicy { fail_on_warn: false, no_fail: true };
+        assert_eq!(d.exit_code(lenient), 0);
+        d.errors.push(ToolError::new("x", 0, "boom"));
+        assert_eq!(d.exit_code(lenient), 2, "--no-fail never hides errors");
+    }
+
+    #[test]
+    fn exceptions_and_dryrun_never_fail() {
+        let mut d = Decision {
+            findings: vec![finding(Severity::Exception), finding(Severity::Dryrun)],
+            ..Default::default()
+        };
+        d.recount();
+        assert_eq!((d.summary.exceptions, d.summary.dryrun), (1, 1));
+        assert_eq!(d.exit_code(ExitPolicy { fail_on_warn: true, no_fail: false }), 0);
+    }
+}

@@ -1,0 +1,129 @@
+//! HCL2 (Terraform `.tf`, `.tfvars`, `.hcl`) in conftest's document shape: block labels nest as
+//! objects and every block body is appended to a list (`resource.aws_s3_bucket.b[0].acl`);
+//! expressions that are not literals are kept as their source wrapped in `${...}`.
+
+use super::ParseError;
+use hcl::{Body, Expression, ObjectKey, Structure, TemplateExpr};
+use serde_json::{Map, Value as Json};
+
+pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
+    let body = hcl::parse(text).map_err(|e| {
+        let line = match &e {
+            hcl::Error::Parse(p) => p.location().line(),
+            _ => 0,
+        };
+        let msg = e.to_string();
+        ParseError::new(line, format!("invalid HCL: {}", msg.lines().next().unwrap_or(&msg)))
+    })?;
+    Ok(Json::Object(body_to_json(body)))
+}
+
+fn body_to_json(body: Body) -> Map<String, Json> {
+    let mut out = Map::new();
+    for structure in body {
+        match structure {
+            Structure::Attribute(attr) => {
+                out.insert(attr.key.to_string(), expr_to_json(attr.expr));
+            }
+            Structure::Block(block) => {
+                let value = Json::Object(body_to_json(block.body));
+                let mut keys: Vec<String> = vec![block.identifier.to_string()];
+                keys.extend(block.labels.iter().map(|l| l.as_str().to_string()));
+                insert_block(&mut out, &keys, value);
+            }
+        }
+    }
+    out
+}
+
+fn insert_block(out: &mut Map<String, Json>, keys: &[String], value: Json) {
+    let (last, parents) = keys.split_last().expect("a block always has an identifier");
+    let mut cursor = out;
+    for key in parents {
+        let entry = cursor
+            .entry(key.clone())
+            .or_insert_with(|| Json::Object(Map::new()));
+        if !entry.is_object() {
+            // An attribute and a block share a name; keep both rather than lose one.
+            let previous = std::mem::replace(entry, Json::Object(Map::new()));
+            if let Json::Object(m) = entry {
+                m.insert("_value".into(), previous);
+            }
+        }
+        cursor = match entry {
+            Json::Object(m) => m,
+            _ => unreachable!("made an object just above"),
+        };
+    }
+    match cursor.get_mut(last) {
+        Some(Json::Array(list)) => list.push(value),
+        Some(existing) => {
+            let previous = existing.take();
+            *existing = Json::Array(vec![previous, value]);
+        }
+        None => {
+            cursor.insert(last.clone(), Json::Array(vec![value]));
+        }
+    }
+}
+
+fn expr_to_json(expr: Expression) -> Json {
+    match expr {
+        Expression::Null => Json::Null,
+        Expression::Bool(b) => Json::Bool(b),
+        Expression::Number(n) => serde_json::to_value(n).unwrap_or(Json::Null),
+        Expression::String(s) => Json::String(s),
+        Expression::Array(items) => Json::Array(items.into_iter().map(expr_to_json).collect()),
+        Expression::Object(obj) => Json::Object(
+            obj.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        ObjectKey::Identifier(id) => id.to_string(),
+                        ObjectKey::Expression(Expression::String(s)) => s,
+                        ObjectKey::Expression(e) => e.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    (key, expr_to_json(v))
+                })
+                .collect(),
+        ),
+        Expression::TemplateExpr(t) => Json::String(match *t {
+            TemplateExpr::QuotedString(s) => s,
+            TemplateExpr::Heredoc(h) => h.template,
+        }),
+        Expression::Parenthesis(inner) => expr_to_json(*inner),
+        other => Json::String(format!("${{{other}}}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_nest_by_label_and_bodies_are_lists() {
+        let v = parse(
+            r#"
+resource "aws_s3_bucket" "b" {
+  bucket = "x"
+  acl    = "public-read"
+  tags = { env = "prod" }
+  versioning { enabled = true }
+}
+resource "aws_s3_bucket" "c" { bucket = var.name }
+"#,
+        )
+        .unwrap();
+        let b = &v["resource"]["aws_s3_bucket"]["b"][0];
+        assert_eq!(b["acl"], "public-read");
+        assert_eq!(b["tags"]["env"], "prod");
+        assert_eq!(b["versioning"][0]["enabled"], true);
+        assert_eq!(v["resource"]["aws_s3_bucket"]["c"][0]["bucket"], "${var.name}");
+    }
+
+    #[test]
+    fn syntax_errors_have_lines() {
+        let err = parse("a = 1\nresource \"x\" {\n  b = \n}\n").unwrap_err();
+        assert!(err.line >= 3, "{err:?}");
+    }
+}

@@ -1,0 +1,405 @@
+//! Policy discovery and loading: `.rego` files (v0 or v1, detected per file), the embedded
+//! built-in library, and data documents, compiled into one prepared regorus engine plus an index
+//! of the rules each package declares. This module owns "which rules exist and what they mean"
+//! (conftest's naming conventions); it must not evaluate inputs.
+
+mod rules;
+
+pub use rules::{classify, exception_name, RuleKind};
+
+use crate::finding::ToolError;
+use include_dir::{include_dir, Dir};
+use regorus::Engine;
+use std::path::{Path, PathBuf};
+
+/// The built-in policy library, compiled into the binary.
+pub static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/policies");
+
+/// The name that selects the built-in library in `-p`.
+pub const BUILTIN_NAME: &str = "builtin";
+
+/// Which Rego dialect to parse a file as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegoVersion {
+    V0,
+    V1,
+}
+
+/// One policy file's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Display path: the file path, or `builtin:/k8s/privileged.rego`.
+    pub path: String,
+    pub text: String,
+    pub builtin: bool,
+}
+
+impl Source {
+    pub fn is_test(&self) -> bool {
+        self.path.ends_with("_test.rego")
+    }
+}
+
+/// A rule conftest conventions make meaningful (`deny*`, `violation*`, `warn*`).
+#[derive(Debug, Clone)]
+pub struct RuleRef {
+    pub name: String,
+    pub kind: RuleKind,
+    /// `data.<package>.<name>`, ready for `eval_rule`.
+    pub path: String,
+}
+
+/// A Rego package and the rules it declares across all its files.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub builtin: bool,
+    pub rules: Vec<RuleRef>,
+    /// `data.<package>.exception` exists.
+    pub has_exception: bool,
+    /// Any `test_*` / `todo_test_*` rules with their file and line (for `policyctl test`).
+    pub tests: Vec<(String, String, usize)>,
+}
+
+/// Loaded, compiled and prepared policies. Clone `engine` per task: it is already prepared.
+#[derive(Clone)]
+pub struct PolicySet {
+    pub engine: Engine,
+    pub packages: Vec<Package>,
+    /// Some policy reads `data.conftest.*`, so per-file data must be injected (slower path).
+    pub uses_conftest_data: bool,
+    pub sources: Vec<Source>,
+}
+
+/// What to load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-p` values; empty means the built-in library.
+    pub policy_paths: Vec<String>,
+    pub data_paths: Vec<PathBuf>,
+    pub rego_version: Option<RegoVersion>,
+    /// Load `_test.rego` files too (for `policyctl test`).
+    pub include_tests: bool,
+}
+
+/// Reads every policy source named by `-p` (or the built-in library when there is none).
+pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    let defaults = [BUILTIN_NAME.to_string()];
+    let paths = if opts.policy_paths.is_empty() {
+        &defaults[..]
+    } else {
+        &opts.policy_paths[..]
+    };
+    for p in paths {
+        if p == BUILTIN_NAME {
+            builtin_sources(&BUILTIN, opts.include_tests, &mut sources);
+            continue;
+        }
+        let path = Path::new(p);
+        if !path.exists() {
+            errors.push(ToolError::new(
+                p.as_str(),
+                0,
+                format!("policy path not found (use -p {BUILTIN_NAME} for the built-in library)"),
+            ));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(path)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()))
+        {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(ToolError::new(p.as_str(), 0, format!("cannot read policy directory: {e}")));
+                    continue;
+                }
+            };
+            let fp = entry.path();
+            let is_rego = fp.extension().is_some_and(|x| x == "rego");
+            if !entry.file_type().is_file() || !is_rego {
+                continue;
+            }
+            let display = fp.to_string_lossy().into_owned();
+            if !opts.include_tests && display.ends_with("_test.rego") {
+                continue;
+            }
+            match std::fs::read(fp) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => sources.push(Source { path: display, text, builtin: false }),
+                    Err(_) => errors.push(ToolError::new(display, 0, "policy is not valid UTF-8")),
+                },
+                Err(e) => errors.push(ToolError::new(display, 0, format!("cannot read policy: {e}"))),
+            }
+        }
+    }
+    (sources, errors)
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+fn builtin_sources(dir: &Dir<'static>, include_tests: bool, out: &mut Vec<Source>) {
+    let mut files: Vec<_> = dir.files().collect();
+    files.sort_by_key(|f| f.path());
+    for f in files {
+        let path = f.path().to_string_lossy();
+        let is_rego = path.ends_with(".rego");
+        if !is_rego || (!include_tests && path.ends_with("_test.rego")) {
+            continue;
+        }
+        if let Some(text) = f.contents_utf8() {
+            out.push(Source {
+                path: format!("{BUILTIN_NAME}:/{path}"),
+                text: text.to_string(),
+                builtin: true,
+            });
+        }
+    }
+    let mut dirs: Vec<_> = dir.dirs().collect();
+    dirs.sort_by_key(|d| d.path());
+    for d in dirs {
+        builtin_sources(d, include_tests, out);
+    }
+}
+
+/// A fresh engine with the settings every policyctl engine shares.
+pub fn new_engine() -> Engine {
+    let mut engine = Engine::new();
+    // OPA's default: a builtin error makes the expression undefined instead of failing the query.
+    engine.set_strict_builtin_errors(false);
+    engine
+}
+
+/// Parses one source into `engine`, trying Rego v1 first and falling back to v0 unless forced.
+pub fn add_source(engine: &mut Engine, src: &Source, forced: Option<RegoVersion>) -> Result<(), ToolError> {
+    if let Some(reason) = unsupported_builtin(&src.text) {
+        return Err(ToolError::new(src.path.as_str(), reason.0, reason.1));
+    }
+    let attempt = |engine: &mut Engine, v0: bool| {
+        engine.set_rego_v0(v0);
+        engine.add_policy(src.path.clone(), src.text.clone())
+    };
+    let result = match forced {
+        Some(RegoVersion::V1) => attempt(engine, false),
+        Some(RegoVersion::V0) => attempt(engine, true),
+        None => attempt(engine, false).or_else(|v1_err| {
+            attempt(engine, true).map_err(|v0_err| {
+                // Report the dialect the file was most likely written in.
+                if looks_like_v1(&src.text) { v1_err } else { v0_err }
+            })
+        }),
+    };
+    engine.set_rego_v0(false);
+    result.map(|_| ()).map_err(|e| rego_error(&src.path, &e.to_string()))
+}
+
+fn looks_like_v1(text: &str) -> bool {
+    text.contains("import rego.v1")
+        || text.contains(" if {")
+        || text.contains(" if ")
+        || text.contains(" contains ")
+}
+
+/// `http.send` would silently evaluate to undefined in regorus, letting a policy pass: refuse it.
+fn unsupported_builtin(text: &str) -> Option<(usize, String)> {
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split('#').next().unwrap_or("");
+        if code.contains("http.send(") {
+            return Some((
+                i + 1,
+                "http.send is not supported: policyctl evaluates offline and refuses policies that \
+                 would silently pass without their network call"
+                    .into(),
+            ));
+        }
+    }
+    None
+}
+
+/// Turns a regorus error (rustc-style, with `--> file:line:col`) into a ToolError.
+pub fn rego_error(default_file: &str, msg: &str) -> ToolError {
+    let mut file = default_file.to_string();
+    let mut line = 0;
+    for l in msg.lines() {
+        if let Some(loc) = l.trim().strip_prefix("--> ") {
+            let mut parts = loc.rsplitn(3, ':');
+            let _col = parts.next();
+            let ln = parts.next().and_then(|s| s.parse().ok());
+            if let (Some(ln), Some(f)) = (ln, parts.next()) {
+                file = f.to_string();
+                line = ln;
+            }
+            break;
+        }
+    }
+    let headline = msg
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("error:"))
+        .map(|l| l.trim_start_matches("error:").trim().to_string())
+        .unwrap_or_else(|| msg.lines().next().unwrap_or(msg).trim().to_string());
+    ToolError::new(file, line, headline)
+}
+
+/// Reads `-d` data files (JSON or YAML; directories recursively) into one merged document.
+fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>) {
+    for root in paths {
+        if !root.exists() {
+            errors.push(ToolError::new(root.to_string_lossy(), 0, "data path not found"));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(root).sort_by_file_name().into_iter().flatten() {
+            let p = entry.path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !entry.file_type().is_file() || !matches!(ext, "json" | "yaml" | "yml") {
+                continue;
+            }
+            let display = p.to_string_lossy().into_owned();
+            let parsed = std::fs::read(p)
+                .map_err(|e| crate::input::ParseError::new(0, format!("cannot read data file: {e}")))
+                .and_then(|b| crate::input::decode(&b).map(str::to_string))
+                .and_then(|text| {
+                    let parser = if ext == "json" { crate::input::Parser::Json } else { crate::input::Parser::Yaml };
+                    crate::input::parse(&display, &text, parser)
+                });
+            match parsed {
+                Ok(docs) => {
+                    for doc in docs {
+                        if let Err(e) = engine.add_data(regorus::Value::from(doc.contents)) {
+                            errors.push(ToolError::new(display.as_str(), doc.line, format!("cannot merge data: {e}")));
+                        }
+                    }
+                }
+                Err(e) => errors.push(ToolError::new(display.as_str(), e.line, e.message)),
+            }
+        }
+    }
+}
+
+/// Compiles sources and data into a prepared [`PolicySet`]. Broken files are reported and left
+/// out; everything else still loads, so one bad policy does not hide the others' findings.
+pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
+    let mut errors = Vec::new();
+    let mut excluded: Vec<String> = Vec::new();
+    // Each pass either prepares cleanly or removes the one file its error names; bounded by the
+    // number of files.
+    for _ in 0..=sources.len() {
+        let mut engine = new_engine();
+        let mut kept = Vec::new();
+        for src in &sources {
+            if excluded.contains(&src.path) {
+                continue;
+            }
+            match add_source(&mut engine, src, opts.rego_version) {
+                Ok(()) => kept.push(src.clone()),
+                Err(e) => {
+                    excluded.push(src.path.clone());
+                    errors.push(e);
+                }
+            }
+        }
+        let mut data_errors = Vec::new();
+        load_data(&mut engine, &opts.data_paths, &mut data_errors);
+        let packages = rules::index(&mut engine, &kept);
+        match prepare(&mut engine, &packages) {
+            Ok(()) => {
+                errors.extend(data_errors);
+                let uses_conftest_data = kept.iter().any(|s| s.text.contains("data.conftest"));
+                let set = PolicySet { engine, packages, uses_conftest_data, sources: kept };
+                return (set, errors);
+            }
+            Err(msg) => {
+                let err = rego_error("", &msg);
+                match kept.iter().find(|s| s.path == err.file) {
+                    Some(bad) => {
+                        excluded.push(bad.path.clone());
+                        errors.push(err);
+                    }
+                    None => {
+                        errors.push(ToolError::new(err.file, err.line, format!("cannot compile policies: {}", err.message)));
+                        errors.extend(data_errors);
+                        let set = PolicySet {
+                            engine: new_engine(),
+                            packages: Vec::new(),
+                            uses_conftest_data: false,
+                            sources: Vec::new(),
+                        };
+                        return (set, errors);
+                    }
+                }
+            }
+        }
+    }
+    unreachable!("the loop removes one source per failed pass")
+}
+
+/// Runs regorus's lazy preparation once, so clones of this engine start prepared (otherwise
+/// every clone redoes the analysis: ~3x slower per evaluation). Compile errors (unsafe
+/// variables, unknown functions, conflicting rules) surface here, with a position.
+fn prepare(engine: &mut Engine, packages: &[Package]) -> Result<(), String> {
+    let first = packages.iter().find_map(|p| {
+        p.rules
+            .first()
+            .map(|r| r.path.clone())
+            .or_else(|| p.tests.first().map(|t| format!("data.{}.{}", p.name, t.0)))
+    });
+    match first {
+        Some(path) => engine.eval_rule(path).map(|_| ()).map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(path: &str, text: &str) -> Source {
+        Source { path: path.into(), text: text.into(), builtin: false }
+    }
+
+    #[test]
+    fn v0_and_v1_side_by_side() {
+        let sources = vec![
+            src("v0.rego", "package main\ndeny[msg] { input.a; msg := \"a\" }\n"),
+            src("v1.rego", "package main\ndeny_b contains msg if { input.b; msg := \"b\" }\n"),
+        ];
+        let (set, errors) = load(sources, &LoadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        let names: Vec<_> = set.packages[0].rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["deny", "deny_b"]);
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_others_still_load() {
+        let sources = vec![
+            src("bad.rego", "package main\n\ndeny contains msg if {\n  msg := \n}\n"),
+            src("good.rego", "package main\nwarn contains \"w\" if { input.a }\n"),
+        ];
+        let (set, errors) = load(sources, &LoadOptions::default());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, "bad.rego");
+        assert!(errors[0].line >= 4, "{:?}", errors[0]);
+        assert_eq!(set.packages[0].rules[0].name, "warn");
+    }
+
+    #[test]
+    fn http_send_is_refused() {
+        let sources = vec![src("h.rego", "package main\ndeny contains \"x\" if {\n  http.send({\"url\": \"u\"})\n}\n")];
+        let (_, errors) = load(sources, &LoadOptions::default());
+        assert_eq!((errors[0].file.as_str(), errors[0].line), ("h.rego", 3));
+    }
+
+    #[test]
+    fn builtin_library_loads_cleanly() {
+        let (sources, errs) = discover(&LoadOptions::default());
+        assert!(errs.is_empty());
+        let (set, errors) = load(sources, &LoadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(set.packages.iter().filter(|p| !p.rules.is_empty()).count() >= 21);
+    }
+}

@@ -1,0 +1,117 @@
+//! conftest's rule conventions and the rule index built from regorus's module AST.
+
+use super::{Package, RuleRef, Source};
+use regex::Regex;
+use regorus::unstable::{Parser, Rule, RuleHead};
+use regorus::Engine;
+use std::sync::LazyLock;
+
+/// What a rule's results mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Failure,
+    Warning,
+}
+
+static FAILURE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(deny|violation)(_[a-zA-Z0-9]+)*$").expect("static regex"));
+static WARNING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^warn(_[a-zA-Z0-9]+)*$").expect("static regex"));
+
+/// `deny_x`/`violation_x` are failures, `warn_x` warnings, anything else is not a check.
+pub fn classify(rule: &str) -> Option<RuleKind> {
+    if FAILURE.is_match(rule) {
+        Some(RuleKind::Failure)
+    } else if WARNING.is_match(rule) {
+        Some(RuleKind::Warning)
+    } else {
+        None
+    }
+}
+
+/// The name an exception uses for a rule: `deny_run_as_root` -> `run_as_root`, `deny` -> "".
+pub fn exception_name(rule: &str) -> &str {
+    for prefix in ["deny", "violation", "warn"] {
+        if let Some(rest) = rule.strip_prefix(prefix) {
+            return rest.strip_prefix('_').unwrap_or(rest);
+        }
+    }
+    rule
+}
+
+fn text_of(span_text: &str) -> String {
+    span_text.trim_matches('"').to_string()
+}
+
+/// Lists, per package, the conftest-convention rules, `exception`, and `test_*` rules.
+pub(super) fn index(engine: &mut Engine, sources: &[Source]) -> Vec<Package> {
+    let mut packages: Vec<Package> = Vec::new();
+    for module in engine.get_modules().iter() {
+        let Ok(comps) = Parser::get_path_ref_components(&module.package.refr) else {
+            continue;
+        };
+        let name = comps.iter().map(|s| text_of(s.text())).collect::<Vec<_>>().join(".");
+        let file = module.package.span.source.get_path().clone();
+        let builtin = sources.iter().any(|s| s.path == file && s.builtin);
+        let idx = match packages.iter().position(|p| p.name == name) {
+            Some(i) => i,
+            None => {
+                packages.push(Package {
+                    name: name.clone(),
+                    builtin,
+                    rules: Vec::new(),
+                    has_exception: false,
+                    tests: Vec::new(),
+                });
+                packages.len() - 1
+            }
+        };
+        let pkg = &mut packages[idx];
+        for rule in &module.policy {
+            let Rule::Spec { head, span, .. } = rule.as_ref() else {
+                continue;
+            };
+            let refr = match head {
+                RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } => refr,
+                RuleHead::Func { refr, .. } => {
+                    // Tests with arguments are not tests; functions are never checks.
+                    let _ = refr;
+                    continue;
+                }
+            };
+            let Some(first) = Parser::get_path_ref_components(refr).ok().and_then(|c| c.first().map(|s| text_of(s.text()))) else {
+                continue;
+            };
+            if first == "exception" {
+                pkg.has_exception = true;
+            } else if first.starts_with("test_") || first.starts_with("todo_test_") {
+                pkg.tests.push((first, file.clone(), span.line as usize));
+            } else if let Some(kind) = classify(&first) {
+                if !pkg.rules.iter().any(|r| r.name == first) {
+                    pkg.rules.push(RuleRef {
+                        path: format!("data.{name}.{first}"),
+                        name: first,
+                        kind,
+                    });
+                }
+            }
+        }
+    }
+    packages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conventions() {
+        assert_eq!(classify("deny"), Some(RuleKind::Failure));
+        assert_eq!(classify("violation_no_root"), Some(RuleKind::Failure));
+        assert_eq!(classify("warn_latest"), Some(RuleKind::Warning));
+        assert_eq!(classify("denylist"), None);
+        assert_eq!(classify("deny_"), None);
+        assert_eq!(exception_name("deny_run_as_root"), "run_as_root");
+        assert_eq!(exception_name("violation"), "");
+    }
+}
