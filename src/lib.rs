@@ -16,3 +16,4 @@ pub mod input;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod testing;

@@ -1,1 +1,39 @@
+# Shared helpers for the Kubernetes policies: where the pod spec lives in each workload kind,
+# every container of it, effective security settings, and the exemption annotation.
 package policyctl.lib.k8s
+
+import rego.v1
+
+template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+pod_spec := input.spec if input.kind == "Pod"
+
+pod_spec := input.spec.template.spec if input.kind in template_kinds
+
+pod_spec := input.spec.jobTemplate.spec.template.spec if input.kind == "CronJob"
+
+is_workload if pod_spec
+
+name := object.get(input, ["metadata", "name"], "<unnamed>")
+
+# Containers that run (regular and init); ephemeral debug containers are added in `containers`.
+regular_containers contains c if some c in pod_spec.containers
+
+regular_containers contains c if some c in pod_spec.initContainers
+
+containers contains c if some c in regular_containers
+
+containers contains c if some c in pod_spec.ephemeralContainers
+
+# A securityContext field as the kubelet applies it: the container's value, else the pod's.
+security(c, field) := object.get(c, ["securityContext", field], object.get(pod_spec, ["securityContext", field], null))
+
+# `policyctl.dev/exempt: "privileged, host-path"` on the object exempts it from those policies.
+exempt(policy) if {
+	annotation := input.metadata.annotations["policyctl.dev/exempt"]
+	some p in split(annotation, ",")
+	trim_space(p) == policy
+}
+
+# `kind Deployment "web"`, for messages.
+subject := sprintf("%s %q", [input.kind, name])

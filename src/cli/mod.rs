@@ -3,6 +3,7 @@
 
 mod check;
 mod parse;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -34,6 +35,8 @@ enum Command {
     Check(check::Args),
     /// Print documents exactly as policies see them (`input`), as JSON.
     Parse(parse::Args),
+    /// Run Rego unit tests (test_* rules), as `opa test` does.
+    Test(test::Args),
 }
 
 /// Parses argv and runs the verb; returns the process exit code.
@@ -54,6 +57,7 @@ where
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Parse(args) => parse::run(args),
+        Command::Test(args) => test::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,20 @@
+# Supply chain: images may only come from the registries you trust. Configure prefixes with
+# data.policyctl.config.allowed_registries; when unset, this policy allows everything.
+package policyctl.k8s.allowed_registries
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+deny contains {"msg": msg, "code": "allowed-registries"} if {
+	not k8s.exempt("allowed-registries")
+	allowed := data.policyctl.config.allowed_registries
+	some c in k8s.containers
+	not from_allowed(c.image, allowed)
+	msg := sprintf("%s: container %q image %q is not from an allowed registry (%s)", [k8s.subject, c.name, c.image, concat(", ", allowed)])
+}
+
+from_allowed(image, allowed) if {
+	some prefix in allowed
+	startswith(image, prefix)
+}

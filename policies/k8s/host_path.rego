@@ -1,0 +1,13 @@
+# PSS baseline: hostPath volumes expose the node's filesystem to the pod.
+package policyctl.k8s.host_path
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+deny contains {"msg": msg, "code": "host-path"} if {
+	not k8s.exempt("host-path")
+	some v in k8s.pod_spec.volumes
+	v.hostPath
+	msg := sprintf("%s: volume %q mounts hostPath %q; use a PersistentVolumeClaim, emptyDir or configMap", [k8s.subject, v.name, object.get(v.hostPath, "path", "")])
+}

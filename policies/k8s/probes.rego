@@ -1,0 +1,18 @@
+# Operational: without probes Kubernetes routes traffic to pods that are not ready and never
+# restarts hung ones. A warning, since batch workloads legitimately have none.
+package policyctl.k8s.probes
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+long_running := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
+
+warn contains {"msg": msg, "code": "probes"} if {
+	not k8s.exempt("probes")
+	input.kind in long_running
+	some c in k8s.pod_spec.containers
+	some probe in ["livenessProbe", "readinessProbe"]
+	not c[probe]
+	msg := sprintf("%s: container %q has no %s", [k8s.subject, c.name, probe])
+}

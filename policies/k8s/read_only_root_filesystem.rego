@@ -1,0 +1,14 @@
+# Hardening: a read-only root filesystem stops an attacker from writing tools or changing
+# binaries; mount an emptyDir where the app needs to write.
+package policyctl.k8s.read_only_root_filesystem
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+deny contains {"msg": msg, "code": "read-only-root-filesystem"} if {
+	not k8s.exempt("read-only-root-filesystem")
+	some c in k8s.regular_containers
+	object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) != true
+	msg := sprintf("%s: container %q must set securityContext.readOnlyRootFilesystem: true", [k8s.subject, c.name])
+}

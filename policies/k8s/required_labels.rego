@@ -1,0 +1,17 @@
+# Operational: labels drive ownership, cost allocation and selectors. Configure the list with
+# data.policyctl.config.required_labels (default: app.kubernetes.io/name).
+package policyctl.k8s.required_labels
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+required := object.get(data, ["policyctl", "config", "required_labels"], ["app.kubernetes.io/name"])
+
+deny contains {"msg": msg, "code": "required-labels"} if {
+	not k8s.exempt("required-labels")
+	k8s.is_workload
+	some label in required
+	not input.metadata.labels[label]
+	msg := sprintf("%s: missing required label %q in metadata.labels", [k8s.subject, label])
+}

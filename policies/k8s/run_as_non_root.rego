@@ -1,0 +1,20 @@
+# PSS restricted: containers must not run as root (runAsNonRoot: true, no runAsUser: 0).
+package policyctl.k8s.run_as_non_root
+
+import rego.v1
+
+import data.policyctl.lib.k8s
+
+deny contains {"msg": msg, "code": "run-as-non-root"} if {
+	not k8s.exempt("run-as-non-root")
+	some c in k8s.containers
+	k8s.security(c, "runAsNonRoot") != true
+	msg := sprintf("%s: container %q may run as root; set securityContext.runAsNonRoot: true (pod or container)", [k8s.subject, c.name])
+}
+
+deny contains {"msg": msg, "code": "run-as-non-root"} if {
+	not k8s.exempt("run-as-non-root")
+	some c in k8s.containers
+	k8s.security(c, "runAsUser") == 0
+	msg := sprintf("%s: container %q sets runAsUser: 0 (root); use a non-zero UID", [k8s.subject, c.name])
+}
