@@ -8,12 +8,13 @@ use serde_json::{Map, Value as Json};
 
 pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
     let body = hcl::parse(text).map_err(|e| {
-        let line = match &e {
-            hcl::Error::Parse(p) => p.location().line(),
-            _ => 0,
-        };
-        let msg = e.to_string();
-        ParseError::new(line, format!("invalid HCL: {}", msg.lines().next().unwrap_or(&msg)))
+        match &e {
+            hcl::Error::Parse(p) => ParseError::new(
+                p.location().line(),
+                format!("invalid HCL at column {}: {}", p.location().column(), p.message()),
+            ),
+            other => ParseError::new(0, format!("invalid HCL: {other}")),
+        }
     })?;
     Ok(Json::Object(body_to_json(body)))
 }

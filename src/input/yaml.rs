@@ -4,6 +4,10 @@
 use super::{expand_list, resource_of, Document, ParseError};
 use serde_json::{Map, Number, Value as Json};
 use serde_yaml::Value as Yaml;
+use std::sync::LazyLock;
+
+static LOCATION: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r" at line \d+ column \d+").expect("static regex"));
 
 /// A document's text and where it sits in the file.
 struct Chunk<'a> {
@@ -102,8 +106,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Vec<Document>, ParseError>
                 .location()
                 .map(|l| chunk.first_line + l.line() - 1)
                 .unwrap_or(line);
-            let msg = e.to_string();
-            let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m);
+            // serde_yaml's own position is relative to the document; we report the file's line.
+            let msg = LOCATION.replace_all(&e.to_string(), "").into_owned();
             ParseError::new(line, format!("invalid YAML: {msg}"))
         })?;
         if value.is_null() {

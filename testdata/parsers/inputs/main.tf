@@ -1,0 +1,6 @@
+resource "aws_s3_bucket" "assets" {
+  bucket = "assets"
+  versioning {
+    enabled = false
+  }
+}
