@@ -150,9 +150,8 @@ impl Decision {
     /// Stable order: file, line, policy, rule, message — outputs must not depend on thread timing.
     pub fn sort(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.file, a.line, &a.policy, &a.rule, &a.message, a.severity).cmp(&(
-                &b.file, b.line, &b.policy, &b.rule, &b.message, b.severity,
-            ))
+            (&a.file, a.line, &a.policy, &a.rule, &a.message, a.severity)
+                .cmp(&(&b.file, b.line, &b.policy, &b.rule, &b.message, b.severity))
         });
         self.errors
             .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
@@ -166,7 +165,8 @@ impl Decision {
         if policy.no_fail {
             return 0;
         }
-        let failing = self.summary.failures > 0 || (policy.fail_on_warn && self.summary.warnings > 0);
+        let failing =
+            self.summary.failures > 0 || (policy.fail_on_warn && self.summary.warnings > 0);
         u8::from(failing)
     }
 }
@@ -196,12 +196,18 @@ mod tests {
         };
         d.recount();
         assert_eq!(d.exit_code(ExitPolicy::default()), 0);
-        let strict = ExitPolicy { fail_on_warn: true, no_fail: false };
+        let strict = ExitPolicy {
+            fail_on_warn: true,
+            no_fail: false,
+        };
         assert_eq!(d.exit_code(strict), 1);
         d.findings.push(finding(Severity::Failure));
         d.recount();
         assert_eq!(d.exit_code(ExitPolicy::default()), 1);
-        let lenient = ExitPolicy { fail_on_warn: false, no_fail: true };
+        let lenient = ExitPolicy {
+            fail_on_warn: false,
+            no_fail: true,
+        };
         assert_eq!(d.exit_code(lenient), 0);
         d.errors.push(ToolError::new("x", 0, "boom"));
         assert_eq!(d.exit_code(lenient), 2, "--no-fail never hides errors");
@@ -215,6 +221,12 @@ mod tests {
         };
         d.recount();
         assert_eq!((d.summary.exceptions, d.summary.dryrun), (1, 1));
-        assert_eq!(d.exit_code(ExitPolicy { fail_on_warn: true, no_fail: false }), 0);
+        assert_eq!(
+            d.exit_code(ExitPolicy {
+                fail_on_warn: true,
+                no_fail: false
+            }),
+            0
+        );
     }
 }

@@ -37,7 +37,10 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
     let ignored = |p: &str| opts.ignore.as_ref().is_some_and(|re| re.is_match(p));
     for arg in &opts.paths {
         if arg == "-" {
-            out.push(Target { path: "-".into(), parser: opts.parser.unwrap_or(Parser::Yaml) });
+            out.push(Target {
+                path: "-".into(),
+                parser: opts.parser.unwrap_or(Parser::Yaml),
+            });
             continue;
         }
         let path = Path::new(arg);
@@ -50,7 +53,11 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
-                        errors.push(ToolError::new(arg.as_str(), 0, format!("cannot read directory: {e}")));
+                        errors.push(ToolError::new(
+                            arg.as_str(),
+                            0,
+                            format!("cannot read directory: {e}"),
+                        ));
                         continue;
                     }
                 };
@@ -62,7 +69,10 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
                     continue;
                 }
                 if let Some(parser) = opts.parser.or_else(|| Parser::detect(entry.path())) {
-                    out.push(Target { path: display, parser });
+                    out.push(Target {
+                        path: display,
+                        parser,
+                    });
                 }
             }
         } else if path.exists() {
@@ -100,7 +110,8 @@ fn read(target: &Target, limits: &Limits) -> Result<String, ToolError> {
             .read_to_end(&mut bytes)
             .map_err(|e| err(0, format!("cannot read standard input: {e}")))?;
     } else {
-        let meta = std::fs::metadata(&target.path).map_err(|e| err(0, format!("cannot read file: {e}")))?;
+        let meta = std::fs::metadata(&target.path)
+            .map_err(|e| err(0, format!("cannot read file: {e}")))?;
         if meta.len() > cap {
             return Err(too_big());
         }
@@ -138,8 +149,10 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
         }
     };
     let engine = evaluator.engine_for_file(&target.path);
-    for doc in &docs {
-        let o = evaluator.evaluate(&engine, doc);
+    for mut doc in docs {
+        // The document is not needed after conversion: move it instead of cloning.
+        let input = regorus::Value::from(std::mem::take(&mut doc.contents));
+        let o = evaluator.evaluate_value(&engine, &doc, input);
         out.resources += 1;
         out.outcome.passed += o.passed;
         out.outcome.findings.extend(o.findings);
@@ -178,8 +191,10 @@ pub fn check(evaluator: &Evaluator, opts: &InputOptions) -> Decision {
 /// its documents, a single document is itself (as conftest does).
 fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) -> FileOutcome {
     let mut out = FileOutcome::default();
-    let parsed: Vec<Result<Vec<Document>, ToolError>> =
-        targets.par_iter().map(|t| load_documents(t, limits)).collect();
+    let parsed: Vec<Result<Vec<Document>, ToolError>> = targets
+        .par_iter()
+        .map(|t| load_documents(t, limits))
+        .collect();
     let mut combined = Vec::new();
     for (target, result) in targets.iter().zip(parsed) {
         match result {

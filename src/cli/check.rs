@@ -11,11 +11,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Rules: deny*/violation* are failures, warn* warnings; a result is a string or \
+#[command(
+    after_help = "Rules: deny*/violation* are failures, warn* warnings; a result is a string or \
 an object with `msg` (`_loc{file,line}` overrides the location). Exceptions: \
 `exception contains [\"run_as_root\"]` in the same package exempts deny_run_as_root.\n\n\
 Examples:\n  policyctl check testdata/k8s\n  policyctl check -p policy -n 'team.*' deploy/ -o github\n  \
-kubectl get deploy -o yaml | policyctl check -")]
+kubectl get deploy -o yaml | policyctl check -"
+)]
 pub struct Args {
     /// Files or directories to check (recursive; `.git` skipped); `-` reads stdin.
     #[arg(required = true, value_name = "PATH")]

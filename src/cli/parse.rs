@@ -34,5 +34,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     for e in &errors {
         writeln!(stderr, "error: {}", e.display())?;
     }
-    Ok(if errors.is_empty() { 0 } else { super::EXIT_ERROR })
+    Ok(if errors.is_empty() {
+        0
+    } else {
+        super::EXIT_ERROR
+    })
 }

@@ -6,9 +6,11 @@ use anyhow::Context;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Tests are rules named test_* (todo_test_* are skipped); undefined or \
+#[command(
+    after_help = "Tests are rules named test_* (todo_test_* are skipped); undefined or \
 non-true is FAIL, an evaluation error is ERROR.\n\nExamples:\n  policyctl test policies/\n  \
-policyctl test -v -r 'privileged' policies/\n  policyctl test --coverage --threshold 90 policies/")]
+policyctl test -v -r 'privileged' policies/\n  policyctl test --coverage --threshold 90 policies/"
+)]
 pub struct Args {
     /// Policy and test files or directories (recursive); `builtin` for the built-in library.
     #[arg(value_name = "PATH", default_value = ".")]
@@ -55,7 +57,12 @@ pub enum Format {
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
-    let filter = args.run.as_deref().map(regex::Regex::new).transpose().context("--run is not a valid regular expression")?;
+    let filter = args
+        .run
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("--run is not a valid regular expression")?;
     let opts = LoadOptions {
         policy_paths: args.paths.clone(),
         data_paths: args.data.clone(),
@@ -72,7 +79,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(super::EXIT_ERROR);
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
     let coverage = args.coverage || args.threshold.is_some();
     let run = pool.install(|| testing::run(&set, &RunOptions { filter, coverage }));
     let rendered = match args.output {
@@ -84,7 +93,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let failed = run.count(Status::Fail) + run.count(Status::Error) > 0;
     let below = match (args.threshold, run.coverage_percent()) {
         (Some(min), Some(actual)) if actual < min => {
-            writeln!(std::io::stderr(), "coverage {actual:.2}% is below the threshold {min}%")?;
+            writeln!(
+                std::io::stderr(),
+                "coverage {actual:.2}% is below the threshold {min}%"
+            )?;
             true
         }
         _ => false,

@@ -68,7 +68,9 @@ impl Evaluator {
             .map(|p| Selected {
                 package: p.name.clone(),
                 rules: p.rules.clone(),
-                exception_path: p.has_exception.then(|| format!("data.{}.exception", p.name)),
+                exception_path: p
+                    .has_exception
+                    .then(|| format!("data.{}.exception", p.name)),
             })
             .collect();
         Evaluator {
@@ -89,7 +91,10 @@ impl Evaluator {
         let mut engine = self.engine.clone();
         if self.uses_conftest_data {
             let path = std::path::Path::new(file);
-            let dir = path.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = path
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let data = serde_json::json!({"conftest": {"file": {"name": file, "dir": dir}}});
             // Merging can only fail if a policy's own data defines `conftest` differently.
             let _ = engine.add_data(Value::from(data));
@@ -122,7 +127,8 @@ impl Evaluator {
                 let value = match engine.eval_rule(rule.path.clone()) {
                     Ok(v) => v,
                     Err(e) => {
-                        out.errors.push(runtime_error(doc, &rule.path, &e.to_string()));
+                        out.errors
+                            .push(runtime_error(doc, &rule.path, &e.to_string()));
                         continue;
                     }
                 };
@@ -134,7 +140,8 @@ impl Evaluator {
                         (false, RuleKind::Failure) => Severity::Failure,
                         (false, RuleKind::Warning) => Severity::Warning,
                     };
-                    out.findings.push(finding(doc, &sel.package, &rule.name, severity, result));
+                    out.findings
+                        .push(finding(doc, &sel.package, &rule.name, severity, result));
                 }
                 if out.findings.len() == before {
                     out.passed += 1;
@@ -189,7 +196,13 @@ fn results(v: &Value) -> Vec<Value> {
     }
 }
 
-fn finding(doc: &Document, package: &str, rule: &str, severity: Severity, result: Value) -> Finding {
+fn finding(
+    doc: &Document,
+    package: &str,
+    rule: &str,
+    severity: Severity,
+    result: Value,
+) -> Finding {
     let json = serde_json::to_value(&result).unwrap_or(Json::Null);
     let (mut file, mut line) = (doc.file.clone(), doc.line);
     let (message, details) = match json {
@@ -208,7 +221,11 @@ fn finding(doc: &Document, package: &str, rule: &str, severity: Severity, result
                     line = l as usize;
                 }
             }
-            let details = if map.is_empty() { Json::Null } else { Json::Object(map) };
+            let details = if map.is_empty() {
+                Json::Null
+            } else {
+                Json::Object(map)
+            };
             (msg, details)
         }
         Json::Bool(true) => (format!("{rule} is true"), Json::Null),

@@ -71,7 +71,10 @@ fn parse_json_array(rest: &str) -> Option<Vec<String>> {
 fn name_values(rest: &str) -> Vec<String> {
     let words = shell_words(rest);
     if words.first().is_some_and(|w| !w.contains('=')) {
-        let (key, value) = rest.trim().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+        let (key, value) = rest
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((rest.trim(), ""));
         return vec![key.to_string(), value.trim().to_string()];
     }
     words
@@ -173,14 +176,19 @@ pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
         } else if !seen_instruction && cmd != "arg" {
             return Err(ParseError::new(
                 inst.line,
-                format!("invalid Dockerfile: the first instruction must be FROM (or ARG), found {word}"),
+                format!(
+                    "invalid Dockerfile: the first instruction must be FROM (or ARG), found {word}"
+                ),
             ));
         }
         seen_instruction = true;
         let mut sub_cmd = String::new();
         let mut rest = rest.to_string();
         if cmd == "onbuild" {
-            let (sub, sub_rest) = rest.trim().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+            let (sub, sub_rest) = rest
+                .trim()
+                .split_once(char::is_whitespace)
+                .unwrap_or((rest.trim(), ""));
             sub_cmd = sub.to_ascii_lowercase();
             let sub_rest = sub_rest.to_string();
             rest = sub_rest;

@@ -7,14 +7,16 @@ use hcl::{Body, Expression, ObjectKey, Structure, TemplateExpr};
 use serde_json::{Map, Value as Json};
 
 pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
-    let body = hcl::parse(text).map_err(|e| {
-        match &e {
-            hcl::Error::Parse(p) => ParseError::new(
-                p.location().line(),
-                format!("invalid HCL at column {}: {}", p.location().column(), p.message()),
+    let body = hcl::parse(text).map_err(|e| match &e {
+        hcl::Error::Parse(p) => ParseError::new(
+            p.location().line(),
+            format!(
+                "invalid HCL at column {}: {}",
+                p.location().column(),
+                p.message()
             ),
-            other => ParseError::new(0, format!("invalid HCL: {other}")),
-        }
+        ),
+        other => ParseError::new(0, format!("invalid HCL: {other}")),
     })?;
     Ok(Json::Object(body_to_json(body)))
 }
@@ -119,7 +121,10 @@ resource "aws_s3_bucket" "c" { bucket = var.name }
         assert_eq!(b["acl"], "public-read");
         assert_eq!(b["tags"]["env"], "prod");
         assert_eq!(b["versioning"][0]["enabled"], true);
-        assert_eq!(v["resource"]["aws_s3_bucket"]["c"][0]["bucket"], "${var.name}");
+        assert_eq!(
+            v["resource"]["aws_s3_bucket"]["c"][0]["bucket"],
+            "${var.name}"
+        );
     }
 
     #[test]

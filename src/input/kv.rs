@@ -65,11 +65,17 @@ pub(super) fn dotenv(text: &str) -> Result<Json, ParseError> {
 
 pub(super) fn properties(text: &str) -> Result<Json, ParseError> {
     let map = java_properties::read(text.as_bytes()).map_err(|e| {
-        ParseError::new(e.line_number().unwrap_or(0), format!("invalid properties: {e}"))
+        ParseError::new(
+            e.line_number().unwrap_or(0),
+            format!("invalid properties: {e}"),
+        )
     })?;
     let sorted: std::collections::BTreeMap<_, _> = map.into_iter().collect();
     Ok(Json::Object(
-        sorted.into_iter().map(|(k, v)| (k, Json::String(v))).collect(),
+        sorted
+            .into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect(),
     ))
 }
 

@@ -106,7 +106,10 @@ impl Parser {
     /// `None` means "not a configuration file we know"; directory walks skip those.
     pub fn detect(path: &Path) -> Option<Parser> {
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-        if name.starts_with("dockerfile") || name.ends_with(".dockerfile") || name == "containerfile" {
+        if name.starts_with("dockerfile")
+            || name.ends_with(".dockerfile")
+            || name == "containerfile"
+        {
             return Some(Parser::Dockerfile);
         }
         if name.starts_with("jenkinsfile") {
@@ -174,7 +177,11 @@ pub fn decode(bytes: &[u8]) -> Result<&str, ParseError> {
         ));
     }
     std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         ParseError::new(
             line,
             format!(

@@ -6,8 +6,13 @@ use serde_json::Value as Json;
 fn json_value(text: &str, what: &str) -> Result<Json, ParseError> {
     serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
-        let msg = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m);
-        ParseError::new(e.line(), format!("invalid {what}: {msg} (column {})", e.column()))
+        let msg = msg
+            .rsplit_once(" at line ")
+            .map_or(msg.as_str(), |(m, _)| m);
+        ParseError::new(
+            e.line(),
+            format!("invalid {what}: {msg} (column {})", e.column()),
+        )
     })
 }
 

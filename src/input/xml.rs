@@ -53,7 +53,10 @@ pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Map<String, Json> = Map::new();
     let err = |reader: &Reader<&[u8]>, msg: String| {
-        ParseError::new(line_of(text, reader.buffer_position()), format!("invalid XML: {msg}"))
+        ParseError::new(
+            line_of(text, reader.buffer_position()),
+            format!("invalid XML: {msg}"),
+        )
     };
     loop {
         let event = reader
@@ -63,7 +66,10 @@ pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
         match event {
             Event::Start(start) | Event::Empty(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(err(&reader, format!("nested deeper than {MAX_DEPTH} elements")));
+                    return Err(err(
+                        &reader,
+                        format!("nested deeper than {MAX_DEPTH} elements"),
+                    ));
                 }
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
                 let mut fields = Map::new();
@@ -75,7 +81,11 @@ pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
                         .map_err(|e| err(&reader, e.to_string()))?;
                     fields.insert(key, Json::String(value.into_owned()));
                 }
-                let element = Element { name, fields, text: String::new() };
+                let element = Element {
+                    name,
+                    fields,
+                    text: String::new(),
+                };
                 if is_empty {
                     close(element, &mut stack, &mut root);
                 } else {
@@ -130,7 +140,8 @@ mod tests {
 
     #[test]
     fn shape() {
-        let v = parse("<project version=\"1\"><dep>a</dep><dep>b</dep><name>x</name></project>").unwrap();
+        let v = parse("<project version=\"1\"><dep>a</dep><dep>b</dep><name>x</name></project>")
+            .unwrap();
         assert_eq!(v["project"]["-version"], "1");
         assert_eq!(v["project"]["dep"], serde_json::json!(["a", "b"]));
         assert_eq!(v["project"]["name"], "x");
@@ -139,6 +150,9 @@ mod tests {
     #[test]
     fn unclosed_is_an_error() {
         assert!(parse("<a>\n<b>\n").is_err());
-        assert!(parse(&"<a>".repeat(1000)).unwrap_err().message.contains("deeper"));
+        assert!(parse(&"<a>".repeat(1000))
+            .unwrap_err()
+            .message
+            .contains("deeper"));
     }
 }

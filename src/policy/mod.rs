@@ -114,7 +114,11 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    errors.push(ToolError::new(p.as_str(), 0, format!("cannot read policy directory: {e}")));
+                    errors.push(ToolError::new(
+                        p.as_str(),
+                        0,
+                        format!("cannot read policy directory: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -129,10 +133,18 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
             }
             match std::fs::read(fp) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => sources.push(Source { path: display, text, builtin: false }),
+                    Ok(text) => sources.push(Source {
+                        path: display,
+                        text,
+                        builtin: false,
+                    }),
                     Err(_) => errors.push(ToolError::new(display, 0, "policy is not valid UTF-8")),
                 },
-                Err(e) => errors.push(ToolError::new(display, 0, format!("cannot read policy: {e}"))),
+                Err(e) => errors.push(ToolError::new(
+                    display,
+                    0,
+                    format!("cannot read policy: {e}"),
+                )),
             }
         }
     }
@@ -176,7 +188,11 @@ pub fn new_engine() -> Engine {
 }
 
 /// Parses one source into `engine`, trying Rego v1 first and falling back to v0 unless forced.
-pub fn add_source(engine: &mut Engine, src: &Source, forced: Option<RegoVersion>) -> Result<(), ToolError> {
+pub fn add_source(
+    engine: &mut Engine,
+    src: &Source,
+    forced: Option<RegoVersion>,
+) -> Result<(), ToolError> {
     if let Some(reason) = unsupported_builtin(&src.text) {
         return Err(ToolError::new(src.path.as_str(), reason.0, reason.1));
     }
@@ -190,12 +206,18 @@ pub fn add_source(engine: &mut Engine, src: &Source, forced: Option<RegoVersion>
         None => attempt(engine, false).or_else(|v1_err| {
             attempt(engine, true).map_err(|v0_err| {
                 // Report the dialect the file was most likely written in.
-                if looks_like_v1(&src.text) { v1_err } else { v0_err }
+                if looks_like_v1(&src.text) {
+                    v1_err
+                } else {
+                    v0_err
+                }
             })
         }),
     };
     engine.set_rego_v0(false);
-    result.map(|_| ()).map_err(|e| rego_error(&src.path, &e.to_string()))
+    result
+        .map(|_| ())
+        .map_err(|e| rego_error(&src.path, &e.to_string()))
 }
 
 fn looks_like_v1(text: &str) -> bool {
@@ -250,10 +272,18 @@ pub fn rego_error(default_file: &str, msg: &str) -> ToolError {
 fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>) {
     for root in paths {
         if !root.exists() {
-            errors.push(ToolError::new(root.to_string_lossy(), 0, "data path not found"));
+            errors.push(ToolError::new(
+                root.to_string_lossy(),
+                0,
+                "data path not found",
+            ));
             continue;
         }
-        for entry in walkdir::WalkDir::new(root).sort_by_file_name().into_iter().flatten() {
+        for entry in walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
             let p = entry.path();
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             if !entry.file_type().is_file() || !matches!(ext, "json" | "yaml" | "yml") {
@@ -261,17 +291,27 @@ fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>
             }
             let display = p.to_string_lossy().into_owned();
             let parsed = std::fs::read(p)
-                .map_err(|e| crate::input::ParseError::new(0, format!("cannot read data file: {e}")))
+                .map_err(|e| {
+                    crate::input::ParseError::new(0, format!("cannot read data file: {e}"))
+                })
                 .and_then(|b| crate::input::decode(&b).map(str::to_string))
                 .and_then(|text| {
-                    let parser = if ext == "json" { crate::input::Parser::Json } else { crate::input::Parser::Yaml };
+                    let parser = if ext == "json" {
+                        crate::input::Parser::Json
+                    } else {
+                        crate::input::Parser::Yaml
+                    };
                     crate::input::parse(&display, &text, parser)
                 });
             match parsed {
                 Ok(docs) => {
                     for doc in docs {
                         if let Err(e) = engine.add_data(regorus::Value::from(doc.contents)) {
-                            errors.push(ToolError::new(display.as_str(), doc.line, format!("cannot merge data: {e}")));
+                            errors.push(ToolError::new(
+                                display.as_str(),
+                                doc.line,
+                                format!("cannot merge data: {e}"),
+                            ));
                         }
                     }
                 }
@@ -310,7 +350,12 @@ pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolErr
             Ok(()) => {
                 errors.extend(data_errors);
                 let uses_conftest_data = kept.iter().any(|s| s.text.contains("data.conftest"));
-                let set = PolicySet { engine, packages, uses_conftest_data, sources: kept };
+                let set = PolicySet {
+                    engine,
+                    packages,
+                    uses_conftest_data,
+                    sources: kept,
+                };
                 return (set, errors);
             }
             Err(msg) => {
@@ -321,7 +366,11 @@ pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolErr
                         errors.push(err);
                     }
                     None => {
-                        errors.push(ToolError::new(err.file, err.line, format!("cannot compile policies: {}", err.message)));
+                        errors.push(ToolError::new(
+                            err.file,
+                            err.line,
+                            format!("cannot compile policies: {}", err.message),
+                        ));
                         errors.extend(data_errors);
                         let set = PolicySet {
                             engine: new_engine(),
@@ -349,7 +398,10 @@ fn prepare(engine: &mut Engine, packages: &[Package]) -> Result<(), String> {
             .or_else(|| p.tests.first().map(|t| format!("data.{}.{}", p.name, t.0)))
     });
     match first {
-        Some(path) => engine.eval_rule(path).map(|_| ()).map_err(|e| e.to_string()),
+        Some(path) => engine
+            .eval_rule(path)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         None => Ok(()),
     }
 }
@@ -359,26 +411,46 @@ mod tests {
     use super::*;
 
     fn src(path: &str, text: &str) -> Source {
-        Source { path: path.into(), text: text.into(), builtin: false }
+        Source {
+            path: path.into(),
+            text: text.into(),
+            builtin: false,
+        }
     }
 
     #[test]
     fn v0_and_v1_side_by_side() {
         let sources = vec![
-            src("v0.rego", "package main\ndeny[msg] { input.a; msg := \"a\" }\n"),
-            src("v1.rego", "package main\ndeny_b contains msg if { input.b; msg := \"b\" }\n"),
+            src(
+                "v0.rego",
+                "package main\ndeny[msg] { input.a; msg := \"a\" }\n",
+            ),
+            src(
+                "v1.rego",
+                "package main\ndeny_b contains msg if { input.b; msg := \"b\" }\n",
+            ),
         ];
         let (set, errors) = load(sources, &LoadOptions::default());
         assert!(errors.is_empty(), "{errors:?}");
-        let names: Vec<_> = set.packages[0].rules.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<_> = set.packages[0]
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         assert_eq!(names, vec!["deny", "deny_b"]);
     }
 
     #[test]
     fn syntax_error_names_file_line_and_others_still_load() {
         let sources = vec![
-            src("bad.rego", "package main\n\ndeny contains msg if {\n  msg := \n}\n"),
-            src("good.rego", "package main\nwarn contains \"w\" if { input.a }\n"),
+            src(
+                "bad.rego",
+                "package main\n\ndeny contains msg if {\n  msg := \n}\n",
+            ),
+            src(
+                "good.rego",
+                "package main\nwarn contains \"w\" if { input.a }\n",
+            ),
         ];
         let (set, errors) = load(sources, &LoadOptions::default());
         assert_eq!(errors.len(), 1, "{errors:?}");
@@ -389,7 +461,10 @@ mod tests {
 
     #[test]
     fn http_send_is_refused() {
-        let sources = vec![src("h.rego", "package main\ndeny contains \"x\" if {\n  http.send({\"url\": \"u\"})\n}\n")];
+        let sources = vec![src(
+            "h.rego",
+            "package main\ndeny contains \"x\" if {\n  http.send({\"url\": \"u\"})\n}\n",
+        )];
         let (_, errors) = load(sources, &LoadOptions::default());
         assert_eq!((errors[0].file.as_str(), errors[0].line), ("h.rego", 3));
     }

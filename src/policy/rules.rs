@@ -50,7 +50,11 @@ pub(super) fn index(engine: &mut Engine, sources: &[Source]) -> Vec<Package> {
         let Ok(comps) = Parser::get_path_ref_components(&module.package.refr) else {
             continue;
         };
-        let name = comps.iter().map(|s| text_of(s.text())).collect::<Vec<_>>().join(".");
+        let name = comps
+            .iter()
+            .map(|s| text_of(s.text()))
+            .collect::<Vec<_>>()
+            .join(".");
         let file = module.package.span.source.get_path().clone();
         let builtin = sources.iter().any(|s| s.path == file && s.builtin);
         let idx = match packages.iter().position(|p| p.name == name) {
@@ -79,7 +83,10 @@ pub(super) fn index(engine: &mut Engine, sources: &[Source]) -> Vec<Package> {
                     continue;
                 }
             };
-            let Some(first) = Parser::get_path_ref_components(refr).ok().and_then(|c| c.first().map(|s| text_of(s.text()))) else {
+            let Some(first) = Parser::get_path_ref_components(refr)
+                .ok()
+                .and_then(|c| c.first().map(|s| text_of(s.text())))
+            else {
                 continue;
             };
             if first == "exception" {

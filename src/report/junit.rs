@@ -13,7 +13,10 @@ pub(super) fn render(d: &Decision) -> String {
             "{}/{}{}: {}",
             f.policy,
             f.rule,
-            f.resource.as_ref().map(|r| format!(" {}", r.display())).unwrap_or_default(),
+            f.resource
+                .as_ref()
+                .map(|r| format!(" {}", r.display()))
+                .unwrap_or_default(),
             f.message
         );
         let status = match f.severity {
@@ -36,7 +39,10 @@ pub(super) fn render(d: &Decision) -> String {
         if f.severity == Severity::Warning {
             case.set_system_out(format!("warning: {}:{}: {}", f.file, f.line, f.message));
         }
-        suites.entry(f.file.as_str()).or_insert_with(|| TestSuite::new(f.file.as_str())).add_test_case(case);
+        suites
+            .entry(f.file.as_str())
+            .or_insert_with(|| TestSuite::new(f.file.as_str()))
+            .add_test_case(case);
     }
     for e in &d.errors {
         let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -44,14 +50,22 @@ pub(super) fn render(d: &Decision) -> String {
         s.set_type("error");
         let mut case = TestCase::new(format!("error: {}", e.message), s);
         case.set_classname(e.file.as_str());
-        suites.entry(e.file.as_str()).or_insert_with(|| TestSuite::new(e.file.as_str())).add_test_case(case);
+        suites
+            .entry(e.file.as_str())
+            .or_insert_with(|| TestSuite::new(e.file.as_str()))
+            .add_test_case(case);
     }
     if d.summary.passed > 0 {
         let mut suite = TestSuite::new("passed");
-        let case = TestCase::new(format!("{} rule evaluations passed", d.summary.passed), TestCaseStatus::success());
+        let case = TestCase::new(
+            format!("{} rule evaluations passed", d.summary.passed),
+            TestCaseStatus::success(),
+        );
         suite.add_test_case(case);
         suites.insert("", suite);
     }
     report.add_test_suites(suites.into_values());
-    report.to_string().unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
 }

@@ -42,7 +42,8 @@ pub fn render(decision: &Decision, format: Format, color: bool) -> String {
 }
 
 fn json(decision: &Decision) -> String {
-    let mut s = serde_json::to_string_pretty(decision).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(decision).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }

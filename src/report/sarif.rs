@@ -22,7 +22,9 @@ fn location(file: &str, line: usize) -> Location {
             .region(Region::builder().start_line(line as i64).build())
             .build()
     } else {
-        PhysicalLocation::builder().artifact_location(artifact).build()
+        PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build()
     };
     Location::builder().physical_location(physical).build()
 }
@@ -41,12 +43,20 @@ pub(super) fn render(d: &Decision) -> String {
         let (level, kind) = match f.severity {
             Severity::Failure => (ResultLevel::Error, ResultKind::Fail),
             Severity::Warning => (ResultLevel::Warning, ResultKind::Fail),
-            Severity::Exception | Severity::Dryrun => (ResultLevel::Note, ResultKind::Informational),
+            Severity::Exception | Severity::Dryrun => {
+                (ResultLevel::Note, ResultKind::Informational)
+            }
         };
         let mut props = BTreeMap::new();
-        props.insert("severity".to_string(), serde_json::json!(f.severity.as_str()));
+        props.insert(
+            "severity".to_string(),
+            serde_json::json!(f.severity.as_str()),
+        );
         if let Some(r) = &f.resource {
-            props.insert("resource".to_string(), serde_json::to_value(r).unwrap_or_default());
+            props.insert(
+                "resource".to_string(),
+                serde_json::to_value(r).unwrap_or_default(),
+            );
         }
         if !f.details.is_null() {
             props.insert("details".to_string(), f.details.clone());
@@ -97,7 +107,8 @@ pub(super) fn render(d: &Decision) -> String {
         .version(serde_json::json!("2.1.0"))
         .runs(vec![run])
         .build();
-    let mut s = serde_json::to_string_pretty(&sarif).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(&sarif).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }

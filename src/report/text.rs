@@ -20,10 +20,20 @@ fn label(sev: Severity) -> (&'static str, &'static str) {
 
 pub(super) fn render(d: &Decision, color: bool) -> String {
     let mut out = String::new();
-    let paint = |s: &str, c: &str| if color { format!("{c}{s}{RESET}") } else { s.to_string() };
+    let paint = |s: &str, c: &str| {
+        if color {
+            format!("{c}{s}{RESET}")
+        } else {
+            s.to_string()
+        }
+    };
     for f in &d.findings {
         let (tag, c) = label(f.severity);
-        let resource = f.resource.as_ref().map(|r| format!(" ({})", r.display())).unwrap_or_default();
+        let resource = f
+            .resource
+            .as_ref()
+            .map(|r| format!(" ({})", r.display()))
+            .unwrap_or_default();
         out.push_str(&format!(
             "{} - {}{} - {}/{} - {}\n",
             paint(tag, c),
@@ -59,7 +69,9 @@ pub(super) fn render(d: &Decision, color: bool) -> String {
 pub(super) fn table(d: &Decision) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(["RESULT", "LOCATION", "RESOURCE", "POLICY", "RULE", "MESSAGE"]);
+    t.set_header([
+        "RESULT", "LOCATION", "RESOURCE", "POLICY", "RULE", "MESSAGE",
+    ]);
     for f in &d.findings {
         t.add_row([
             label(f.severity).0.to_string(),

@@ -114,7 +114,11 @@ fn locate(set: &mut PolicySet) -> Vec<Located> {
         let Ok(comps) = Parser::get_path_ref_components(&module.package.refr) else {
             continue;
         };
-        let package = comps.iter().map(|s| s.text().trim_matches('"').to_string()).collect::<Vec<_>>().join(".");
+        let package = comps
+            .iter()
+            .map(|s| s.text().trim_matches('"').to_string())
+            .collect::<Vec<_>>()
+            .join(".");
         let file = module.package.span.source.get_path().clone();
         for (ri, rule) in module.policy.iter().enumerate() {
             let Rule::Spec { head, span, .. } = rule.as_ref() else {
@@ -136,7 +140,11 @@ fn locate(set: &mut PolicySet) -> Vec<Located> {
             }
             let path = format!("data.{package}.{rule_name}");
             let n = seen.entry(path.clone()).or_insert(0);
-            let name = if *n == 0 { path.clone() } else { format!("{path}#{n:02}") };
+            let name = if *n == 0 {
+                path.clone()
+            } else {
+                format!("{path}#{n:02}")
+            };
             *n += 1;
             out.push(Located {
                 module: mi,
@@ -179,7 +187,11 @@ pub fn run(set: &PolicySet, opts: &RunOptions) -> TestRun {
     run
 }
 
-fn run_one(set: &PolicySet, t: &Located, coverage: bool) -> (TestResult, Option<regorus::coverage::Report>) {
+fn run_one(
+    set: &PolicySet,
+    t: &Located,
+    coverage: bool,
+) -> (TestResult, Option<regorus::coverage::Report>) {
     let mut result = TestResult {
         kind: "rego",
         name: t.name.clone(),
@@ -196,7 +208,10 @@ fn run_one(set: &PolicySet, t: &Located, coverage: bool) -> (TestResult, Option<
     let mut engine = set.engine.clone();
     let (module, rule) = {
         let modules = engine.get_modules();
-        (modules[t.module].clone(), modules[t.module].policy[t.rule].clone())
+        (
+            modules[t.module].clone(),
+            modules[t.module].policy[t.rule].clone(),
+        )
     };
     let start = Instant::now();
     let outcome = engine.eval_rule_in_module(&module, &rule, false);
@@ -225,7 +240,11 @@ fn run_one(set: &PolicySet, t: &Located, coverage: bool) -> (TestResult, Option<
             }
         }
     }
-    let cov = if coverage { engine.get_coverage_report().ok() } else { None };
+    let cov = if coverage {
+        engine.get_coverage_report().ok()
+    } else {
+        None
+    };
     (result, cov)
 }
 
@@ -234,7 +253,10 @@ fn lookup(data: &Value, path: &str) -> Value {
     let mut cur = data.clone();
     for part in path.split('.').skip(1) {
         cur = match &cur {
-            Value::Object(m) => m.get(&Value::from(part)).cloned().unwrap_or(Value::Undefined),
+            Value::Object(m) => m
+                .get(&Value::from(part))
+                .cloned()
+                .unwrap_or(Value::Undefined),
             _ => Value::Undefined,
         };
     }
@@ -263,7 +285,10 @@ fn merge_coverage(set: &PolicySet, reports: Vec<regorus::coverage::Report>) -> V
             .enumerate()
             .filter(|(_, l)| {
                 let t = l.trim();
-                !(t.is_empty() || t.starts_with('#') || t.starts_with("package ") || t.starts_with("import "))
+                !(t.is_empty()
+                    || t.starts_with('#')
+                    || t.starts_with("package ")
+                    || t.starts_with("import "))
             })
             .map(|(i, _)| i as u32 + 1)
             .collect();

@@ -51,15 +51,27 @@ pub fn text(run: &TestRun, verbose: bool) -> String {
                 f.percent(),
                 f.covered.len(),
                 f.covered.len() + f.not_covered.len(),
-                if missing.is_empty() { String::new() } else { format!(", not covered: {}", missing.join(",")) }
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not covered: {}", missing.join(","))
+                }
             ));
         }
-        out.push_str(&format!("  total: {:.2}%\n", run.coverage_percent().unwrap_or(100.0)));
+        out.push_str(&format!(
+            "  total: {:.2}%\n",
+            run.coverage_percent().unwrap_or(100.0)
+        ));
     }
     let n = run.tests.len();
     out.push_str(&"-".repeat(80));
     out.push('\n');
-    for (label, status) in [("PASS", Status::Pass), ("FAIL", Status::Fail), ("ERROR", Status::Error), ("SKIPPED", Status::Skip)] {
+    for (label, status) in [
+        ("PASS", Status::Pass),
+        ("FAIL", Status::Fail),
+        ("ERROR", Status::Error),
+        ("SKIPPED", Status::Skip),
+    ] {
         let c = run.count(status);
         if c > 0 || status == Status::Pass {
             out.push_str(&format!("{label}: {c}/{n}\n"));
@@ -95,7 +107,11 @@ pub fn junit(run: &TestRun) -> String {
             Status::Pass => TestCaseStatus::success(),
             Status::Skip => TestCaseStatus::skipped(),
             Status::Fail | Status::Error => {
-                let kind = if t.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+                let kind = if t.status == Status::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
                 let mut s = TestCaseStatus::non_success(kind);
                 s.set_message(t.message.as_str());
                 s
@@ -107,7 +123,10 @@ pub fn junit(run: &TestRun) -> String {
         if !t.prints.is_empty() {
             case.set_system_out(t.prints.join("\n"));
         }
-        suites.entry(t.file.as_str()).or_insert_with(|| TestSuite::new(t.file.as_str())).add_test_case(case);
+        suites
+            .entry(t.file.as_str())
+            .or_insert_with(|| TestSuite::new(t.file.as_str()))
+            .add_test_case(case);
     }
     report.add_test_suites(suites.into_values());
     report.to_string().unwrap_or_default()
