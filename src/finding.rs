@@ -74,6 +74,9 @@ pub struct ToolError {
     pub file: String,
     /// 1-based line when known, else 0.
     pub line: usize,
+    /// 1-based column when known (policy syntax errors), else 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub column: usize,
     pub message: String,
 }
 
@@ -82,16 +85,23 @@ impl ToolError {
         ToolError {
             file: file.into(),
             line,
+            column: 0,
             message: message.into(),
         }
     }
 
+    pub fn with_column(mut self, column: usize) -> Self {
+        self.column = column;
+        self
+    }
+
     /// `file:line: message`, the form editors and CI logs link.
     pub fn display(&self) -> String {
-        match (self.file.is_empty(), self.line) {
-            (true, _) => self.message.clone(),
-            (false, 0) => format!("{}: {}", self.file, self.message),
-            (false, l) => format!("{}:{}: {}", self.file, l, self.message),
+        match (self.file.is_empty(), self.line, self.column) {
+            (true, _, _) => self.message.clone(),
+            (false, 0, _) => format!("{}: {}", self.file, self.message),
+            (false, l, 0) => format!("{}:{}: {}", self.file, l, self.message),
+            (false, l, c) => format!("{}:{}:{}: {}", self.file, l, c, self.message),
         }
     }
 }

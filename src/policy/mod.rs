@@ -246,15 +246,16 @@ fn unsupported_builtin(text: &str) -> Option<(usize, String)> {
 /// Turns a regorus error (rustc-style, with `--> file:line:col`) into a ToolError.
 pub fn rego_error(default_file: &str, msg: &str) -> ToolError {
     let mut file = default_file.to_string();
-    let mut line = 0;
+    let (mut line, mut column) = (0, 0);
     for l in msg.lines() {
         if let Some(loc) = l.trim().strip_prefix("--> ") {
             let mut parts = loc.rsplitn(3, ':');
-            let _col = parts.next();
+            let col = parts.next().and_then(|s| s.parse().ok());
             let ln = parts.next().and_then(|s| s.parse().ok());
             if let (Some(ln), Some(f)) = (ln, parts.next()) {
                 file = f.to_string();
                 line = ln;
+                column = col.unwrap_or(0);
             }
             break;
         }
@@ -265,7 +266,7 @@ pub fn rego_error(default_file: &str, msg: &str) -> ToolError {
         .find(|l| l.starts_with("error:"))
         .map(|l| l.trim_start_matches("error:").trim().to_string())
         .unwrap_or_else(|| msg.lines().next().unwrap_or(msg).trim().to_string());
-    ToolError::new(file, line, headline)
+    ToolError::new(file, line, headline).with_column(column)
 }
 
 /// Reads `-d` data files (JSON or YAML; directories recursively) into one merged document.
