@@ -358,8 +358,16 @@ fn builtin_errors_make_expressions_undefined_as_in_opa() {
     .unwrap();
     let input = dir.path().join("in.yaml");
     std::fs::write(&input, "debug: not-a-number\n").unwrap();
-    let (code, report) = check_json(&["check", "-p", policy.to_str().unwrap(), input.to_str().unwrap()]);
-    assert_eq!(code, 0, "a builtin error is undefined, not a run error: {report:#}");
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        policy.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code, 0,
+        "a builtin error is undefined, not a run error: {report:#}"
+    );
     let f = findings(&report);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].4, "seen");
@@ -367,7 +375,15 @@ fn builtin_errors_make_expressions_undefined_as_in_opa() {
 
 #[test]
 fn policy_syntax_errors_carry_line_and_column() {
-    let out = policyctl().args(["check", "-p", "testdata/bad/policies", "testdata/bad/inputs/pod.yaml"]).output().unwrap();
+    let out = policyctl()
+        .args([
+            "check",
+            "-p",
+            "testdata/bad/policies",
+            "testdata/bad/inputs/pod.yaml",
+        ])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let re = regex::Regex::new(r"ERROR - testdata/bad/policies/syntax\.rego:\d+:\d+: ").unwrap();
     assert!(re.is_match(&text), "{text}");

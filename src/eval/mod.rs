@@ -42,12 +42,20 @@ struct Selected {
     exception_path: Option<String>,
 }
 
+/// Package of the synthetic module that gathers every selected rule into one object, so one
+/// evaluation per document shares helper rules (e.g. `lib.k8s.containers`) across all policies
+/// instead of recomputing them for every rule.
+const BATCH_PACKAGE: &str = "policyctl_internal_batch";
+const BATCH_RULE: &str = "data.policyctl_internal_batch_all.all";
+
 /// Evaluates documents against a prepared policy set. Cheap to share across threads: each call
 /// clones the prepared engine.
 pub struct Evaluator {
     engine: Engine,
     selected: Vec<Selected>,
     uses_conftest_data: bool,
+    /// The engine carries the batch module (see [`BATCH_PACKAGE`]).
+    batched: bool,
 }
 
 /// The result of evaluating one document.
@@ -59,9 +67,25 @@ pub struct Outcome {
     pub passed: usize,
 }
 
+/// Which value a result slot holds.
+enum Slot<'a> {
+    Exception(usize, &'a str),
+    Rule(usize, &'a str),
+}
+
+/// `data["a"]["b"]["deny"]`: a reference that survives any package or rule name.
+fn bracket_ref(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_start_matches("data.").split('.').collect();
+    let mut out = String::from("data");
+    for p in parts {
+        out.push_str(&format!("[{}]", serde_json::Value::String(p.to_string())));
+    }
+    out
+}
+
 impl Evaluator {
     pub fn new(set: &PolicySet, namespaces: &Namespaces) -> Self {
-        let selected = set
+        let selected: Vec<Selected> = set
             .packages
             .iter()
             .filter(|p| !p.rules.is_empty() && namespaces.selects(&p.name, p.builtin))
@@ -73,10 +97,47 @@ impl Evaluator {
                     .then(|| format!("data.{}.exception", p.name)),
             })
             .collect();
-        Evaluator {
+        let mut evaluator = Evaluator {
             engine: set.engine.clone(),
             selected,
             uses_conftest_data: set.uses_conftest_data,
+            batched: false,
+        };
+        evaluator.add_batch_module();
+        evaluator
+    }
+
+    /// Adds the batch module and prepares the engine; on any failure keeps per-rule evaluation.
+    fn add_batch_module(&mut self) {
+        if self.selected.is_empty() {
+            return;
+        }
+        let mut rules = format!("package {BATCH_PACKAGE}\n\n");
+        let mut n = 0;
+        for (k, sel) in self.selected.iter().enumerate() {
+            if let Some(path) = &sel.exception_path {
+                rules.push_str(&format!("e{k} := v if {{ v := {} }}\n", bracket_ref(path)));
+            }
+            for rule in &sel.rules {
+                rules.push_str(&format!(
+                    "r{n} := v if {{ v := {} }}\n",
+                    bracket_ref(&rule.path)
+                ));
+                n += 1;
+            }
+        }
+        let all = format!(
+            "package policyctl_internal_batch_all\n\nall := {{k: v | some k, v in data.{BATCH_PACKAGE}}}\n"
+        );
+        let mut engine = self.engine.clone();
+        engine.set_rego_v0(false);
+        let added = engine
+            .add_policy(format!("<{BATCH_PACKAGE}>"), rules)
+            .and_then(|_| engine.add_policy(format!("<{BATCH_PACKAGE}_all>"), all))
+            .and_then(|_| engine.eval_rule(BATCH_RULE.into()));
+        if added.is_ok() {
+            self.engine = engine;
+            self.batched = true;
         }
     }
 
@@ -86,7 +147,7 @@ impl Evaluator {
     }
 
     /// An engine for one file: the shared one, or (when policies read `data.conftest`) one that
-    /// carries `data.conftest.file.{name,dir}` for that file.
+    /// carries `data.conftest.file.{name,dir}` for that file, prepared once for the file.
     pub fn engine_for_file(&self, file: &str) -> Engine {
         let mut engine = self.engine.clone();
         if self.uses_conftest_data {
@@ -98,6 +159,18 @@ impl Evaluator {
             let data = serde_json::json!({"conftest": {"file": {"name": file, "dir": dir}}});
             // Merging can only fail if a policy's own data defines `conftest` differently.
             let _ = engine.add_data(Value::from(data));
+            // add_data resets preparation: prepare once here, not once per document.
+            let first = if self.batched {
+                Some(BATCH_RULE.to_string())
+            } else {
+                self.selected
+                    .first()
+                    .and_then(|s| s.rules.first())
+                    .map(|r| r.path.clone())
+            };
+            if let Some(rule) = first {
+                let _ = engine.eval_rule(rule);
+            }
         }
         engine
     }
@@ -109,30 +182,64 @@ impl Evaluator {
 
     /// As [`Evaluator::evaluate`], with the input already converted.
     pub fn evaluate_value(&self, file_engine: &Engine, doc: &Document, input: Value) -> Outcome {
-        let mut out = Outcome::default();
         let mut engine = file_engine.clone();
         engine.set_input(input);
-        for sel in &self.selected {
+        if self.batched {
+            // One evaluation for all rules; an error anywhere falls through to rule-by-rule
+            // evaluation, which attributes it to the rule that raised it.
+            if let Ok(Value::Object(all)) = engine.eval_rule(BATCH_RULE.into()) {
+                return self.fold(doc, |slot| {
+                    let key = match slot {
+                        Slot::Exception(k, _) => format!("e{k}"),
+                        Slot::Rule(n, _) => format!("r{n}"),
+                    };
+                    Ok(all
+                        .get(&Value::from(key))
+                        .cloned()
+                        .unwrap_or(Value::Undefined))
+                });
+            }
+        }
+        self.fold(doc, |slot| {
+            let path = match slot {
+                Slot::Exception(_, p) | Slot::Rule(_, p) => p,
+            };
+            engine
+                .eval_rule(path.to_string())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Turns each rule's value into findings, applying exceptions.
+    fn fold(
+        &self,
+        doc: &Document,
+        mut value_of: impl FnMut(Slot<'_>) -> Result<Value, String>,
+    ) -> Outcome {
+        let mut out = Outcome::default();
+        let mut n = 0;
+        for (k, sel) in self.selected.iter().enumerate() {
             let exceptions = match &sel.exception_path {
-                Some(path) => match engine.eval_rule(path.clone()) {
+                Some(path) => match value_of(Slot::Exception(k, path)) {
                     Ok(v) => exception_names(&v),
                     Err(e) => {
-                        out.errors.push(runtime_error(doc, path, &e.to_string()));
+                        out.errors.push(runtime_error(doc, path, &e));
                         Vec::new()
                     }
                 },
                 None => Vec::new(),
             };
             for rule in &sel.rules {
-                let value = match engine.eval_rule(rule.path.clone()) {
+                let slot = Slot::Rule(n, &rule.path);
+                n += 1;
+                let value = match value_of(slot) {
                     Ok(v) => v,
                     Err(e) => {
-                        out.errors
-                            .push(runtime_error(doc, &rule.path, &e.to_string()));
+                        out.errors.push(runtime_error(doc, &rule.path, &e));
                         continue;
                     }
                 };
-                let excepted = exceptions.iter().any(|n| n == exception_name(&rule.name));
+                let excepted = exceptions.iter().any(|x| x == exception_name(&rule.name));
                 let before = out.findings.len();
                 for result in results(&value) {
                     let severity = match (excepted, rule.kind) {
@@ -240,5 +347,77 @@ fn finding(
         rule: rule.to_string(),
         message,
         details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{self, LoadOptions, Source};
+
+    fn evaluator(sources: Vec<Source>) -> Evaluator {
+        let (set, errors) = policy::load(sources, &LoadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        Evaluator::new(&set, &Namespaces::All)
+    }
+
+    fn docs(path: &str) -> Vec<Document> {
+        let text = std::fs::read_to_string(path).unwrap();
+        crate::input::parse(path, &text, crate::input::Parser::Yaml).unwrap()
+    }
+
+    #[test]
+    fn batched_evaluation_equals_rule_by_rule() {
+        let (sources, _) = policy::discover(&LoadOptions::default());
+        let batched = evaluator(sources.clone());
+        assert!(batched.batched, "the built-in library batches");
+        let (set, _) = policy::load(sources, &LoadOptions::default());
+        let mut plain = Evaluator::new(&set, &Namespaces::All);
+        plain.engine = set.engine.clone();
+        plain.batched = false;
+        let mut total = 0;
+        for entry in std::fs::read_dir("testdata/k8s/denied").unwrap() {
+            let path = entry.unwrap().path();
+            for doc in docs(path.to_str().unwrap()) {
+                let a = batched.evaluate(&batched.engine_for_file(&doc.file), &doc);
+                let b = plain.evaluate(&plain.engine_for_file(&doc.file), &doc);
+                assert_eq!(a.findings, b.findings, "{}", doc.file);
+                assert_eq!(a.passed, b.passed);
+                total += a.findings.len();
+            }
+        }
+        assert!(total >= 18);
+    }
+
+    #[test]
+    fn a_runtime_error_is_attributed_to_its_rule_and_others_still_report() {
+        let src = |path: &str, text: &str| Source {
+            path: path.into(),
+            text: text.into(),
+            builtin: false,
+        };
+        let ev = evaluator(vec![
+            src("bad.rego", "package bad\nimport rego.v1\nx := 1 if input.a\nx := 2 if input.a\ndeny contains \"x\" if x > 0\n"),
+            src("good.rego", "package good\nimport rego.v1\ndeny contains \"a is set\" if input.a\n"),
+        ]);
+        let doc = Document {
+            file: "f.yaml".into(),
+            line: 3,
+            resource: None,
+            contents: serde_json::json!({"a": true}),
+        };
+        let out = ev.evaluate(&ev.engine_for_file("f.yaml"), &doc);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].message, "a is set");
+        assert_eq!(out.errors.len(), 1);
+        assert!(
+            out.errors[0].message.contains("data.bad.deny"),
+            "{:?}",
+            out.errors
+        );
+        assert_eq!(
+            (out.errors[0].file.as_str(), out.errors[0].line),
+            ("f.yaml", 3)
+        );
     }
 }
