@@ -149,10 +149,8 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
         }
     };
     let engine = evaluator.engine_for_file(&target.path);
-    for mut doc in docs {
-        // The document is not needed after conversion: move it instead of cloning.
-        let input = regorus::Value::from(std::mem::take(&mut doc.contents));
-        let o = evaluator.evaluate_value(&engine, &doc, input);
+    for doc in docs {
+        let o = evaluator.evaluate_owned(&engine, doc);
         out.resources += 1;
         out.outcome.passed += o.passed;
         out.outcome.findings.extend(o.findings);
@@ -216,7 +214,8 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
         contents: serde_json::Value::Array(combined),
     };
     let engine = evaluator.engine_for_file("combined");
-    let o = evaluator.evaluate(&engine, &doc);
+    // Only conftest-style rules: a combined list is not an object Gatekeeper could review.
+    let o = evaluator.evaluate_rego(&engine, &doc, regorus::Value::from(doc.contents.clone()));
     out.resources = 1;
     out.outcome.passed = o.passed;
     out.outcome.findings = o.findings;

@@ -37,6 +37,11 @@ pub struct Args {
     #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
     pub namespace: Vec<String>,
 
+    /// Kubernetes objects (YAML/JSON file or directory, repeatable) loaded into Gatekeeper's
+    /// `data.inventory` for referential constraints and namespaceSelector lookups.
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Vec<String>,
+
     /// Evaluate every package.
     #[arg(long, conflicts_with = "namespace")]
     pub all_namespaces: bool,
@@ -115,8 +120,23 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         .context("cannot start worker threads")?;
 
     let (sources, mut load_errors) = policy::discover(&load_opts);
-    let (set, errors) = policy::load(sources, &load_opts);
+    let (mut set, errors) = policy::load(sources, &load_opts);
     load_errors.extend(errors);
+    if !args.inventory.is_empty() {
+        let (objects, errors) = pipeline::parse_only(&InputOptions {
+            paths: args.inventory.clone(),
+            ..Default::default()
+        });
+        load_errors.extend(errors);
+        let objects = objects.into_iter().map(|d| d.contents).collect();
+        if let Err(e) = set.gatekeeper.set_inventory(objects) {
+            load_errors.push(crate::finding::ToolError::new(
+                "",
+                0,
+                format!("cannot load the inventory: {e}"),
+            ));
+        }
+    }
     let evaluator = Evaluator::new(&set, &namespaces);
     if evaluator.rule_count() == 0 && load_errors.is_empty() {
         load_errors.push(crate::finding::ToolError::new(

@@ -1,8 +1,11 @@
 //! Evaluation: one document in, findings out. Owns how rule results become [`Finding`]s
 //! (conftest's result shapes, `_loc`, exceptions). It must not read files or render output.
 
+pub mod gatekeeper;
+
 use crate::finding::{Finding, Severity, ToolError};
 use crate::input::Document;
+use crate::policy::gatekeeper::Gatekeeper;
 use crate::policy::{exception_name, PolicySet, RuleKind, RuleRef};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regorus::{Engine, Value};
@@ -56,6 +59,7 @@ pub struct Evaluator {
     uses_conftest_data: bool,
     /// The engine carries the batch module (see [`BATCH_PACKAGE`]).
     batched: bool,
+    gatekeeper: Gatekeeper,
 }
 
 /// The result of evaluating one document.
@@ -102,6 +106,7 @@ impl Evaluator {
             selected,
             uses_conftest_data: set.uses_conftest_data,
             batched: false,
+            gatekeeper: set.gatekeeper.clone(),
         };
         evaluator.add_batch_module();
         evaluator
@@ -141,9 +146,10 @@ impl Evaluator {
         }
     }
 
-    /// Number of rules each document is checked against.
+    /// Number of rules and constraints each document is checked against.
     pub fn rule_count(&self) -> usize {
-        self.selected.iter().map(|s| s.rules.len()).sum()
+        self.selected.iter().map(|s| s.rules.len()).sum::<usize>()
+            + self.gatekeeper.constraints.len()
     }
 
     /// An engine for one file: the shared one, or (when policies read `data.conftest`) one that
@@ -175,13 +181,40 @@ impl Evaluator {
         engine
     }
 
-    /// Evaluates every selected rule against one document.
+    /// Evaluates every selected rule and constraint against one document.
     pub fn evaluate(&self, file_engine: &Engine, doc: &Document) -> Outcome {
-        self.evaluate_value(file_engine, doc, Value::from(doc.contents.clone()))
+        self.evaluate_owned(file_engine, doc.clone())
     }
 
-    /// As [`Evaluator::evaluate`], with the input already converted.
-    pub fn evaluate_value(&self, file_engine: &Engine, doc: &Document, input: Value) -> Outcome {
+    /// As [`Evaluator::evaluate`], consuming the document (no copy of its contents when no
+    /// Gatekeeper constraint needs a review). AdmissionReview documents are unwrapped: Rego
+    /// policies see the object, templates the request.
+    pub fn evaluate_owned(&self, file_engine: &Engine, mut doc: Document) -> Outcome {
+        let needs_subject =
+            !self.gatekeeper.is_empty() || gatekeeper::is_admission_review(&doc.contents);
+        if !needs_subject {
+            let input = Value::from(std::mem::take(&mut doc.contents));
+            return self.evaluate_rego(file_engine, &doc, input);
+        }
+        let subject = match gatekeeper::subject(&mut doc) {
+            Ok(s) => s,
+            Err(e) => {
+                return Outcome {
+                    errors: vec![e],
+                    ..Default::default()
+                }
+            }
+        };
+        let mut out = self.evaluate_rego(file_engine, &doc, Value::from(subject.object.clone()));
+        gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
+        out
+    }
+
+    /// The conftest-convention rules against one input.
+    pub fn evaluate_rego(&self, file_engine: &Engine, doc: &Document, input: Value) -> Outcome {
+        if self.selected.is_empty() {
+            return Outcome::default();
+        }
         let mut engine = file_engine.clone();
         engine.set_input(input);
         if self.batched {

@@ -3,6 +3,7 @@
 //! of the rules each package declares. This module owns "which rules exist and what they mean"
 //! (conftest's naming conventions); it must not evaluate inputs.
 
+pub mod gatekeeper;
 mod rules;
 
 pub use rules::{classify, exception_name, RuleKind};
@@ -38,6 +39,17 @@ impl Source {
     pub fn is_test(&self) -> bool {
         self.path.ends_with("_test.rego")
     }
+
+    pub fn is_rego(&self) -> bool {
+        self.path.ends_with(".rego")
+    }
+}
+
+/// YAML/JSON files in policy directories are read only when they look like policy documents
+/// (Gatekeeper templates and constraints, sigstore image policies), so a conftest policy
+/// directory holding other YAML keeps working.
+fn is_policy_manifest(text: &str) -> bool {
+    text.contains("gatekeeper.sh/") || text.contains("policy.sigstore.dev/")
 }
 
 /// A rule conftest conventions make meaningful (`deny*`, `violation*`, `warn*`).
@@ -69,6 +81,8 @@ pub struct PolicySet {
     /// Some policy reads `data.conftest.*`, so per-file data must be injected (slower path).
     pub uses_conftest_data: bool,
     pub sources: Vec<Source>,
+    /// Gatekeeper templates and constraints from `-p`.
+    pub gatekeeper: gatekeeper::Gatekeeper,
 }
 
 /// What to load.
@@ -123,8 +137,8 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
                 }
             };
             let fp = entry.path();
-            let is_rego = fp.extension().is_some_and(|x| x == "rego");
-            if !entry.file_type().is_file() || !is_rego {
+            let ext = fp.extension().and_then(|x| x.to_str()).unwrap_or("");
+            if !entry.file_type().is_file() || !matches!(ext, "rego" | "yaml" | "yml" | "json") {
                 continue;
             }
             let display = fp.to_string_lossy().into_owned();
@@ -133,6 +147,7 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
             }
             match std::fs::read(fp) {
                 Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) if ext != "rego" && !is_policy_manifest(&text) => {}
                     Ok(text) => sources.push(Source {
                         path: display,
                         text,
@@ -325,6 +340,67 @@ fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>
 /// Compiles sources and data into a prepared [`PolicySet`]. Broken files are reported and left
 /// out; everything else still loads, so one bad policy does not hide the others' findings.
 pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
+    let (sources, manifests): (Vec<Source>, Vec<Source>) =
+        sources.into_iter().partition(Source::is_rego);
+    let (gatekeeper, mut errors) = load_manifests(&manifests);
+    let (mut set, rego_errors) = load_rego(sources, opts);
+    errors.extend(rego_errors);
+    set.gatekeeper = gatekeeper;
+    set.sources.extend(manifests);
+    (set, errors)
+}
+
+/// Reads Gatekeeper templates and constraints from policy manifests (YAML/JSON).
+fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, Vec<ToolError>) {
+    let mut gk = gatekeeper::Gatekeeper::default();
+    let mut errors = Vec::new();
+    for m in manifests {
+        let parser = if m.path.ends_with(".json") {
+            crate::input::Parser::Json
+        } else {
+            crate::input::Parser::Yaml
+        };
+        let docs = match crate::input::parse(&m.path, &m.text, parser) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(ToolError::new(m.path.as_str(), e.line, e.message));
+                continue;
+            }
+        };
+        for doc in docs {
+            if gatekeeper::is_template(&doc.contents) {
+                match gatekeeper::template(&doc.contents, &m.path, doc.line, None) {
+                    Ok(t) => {
+                        if let Some(prev) = gk.templates.get(&t.kind) {
+                            errors.push(ToolError::new(
+                                m.path.as_str(),
+                                doc.line,
+                                format!(
+                                    "ConstraintTemplate {} defines kind {} again (first in {})",
+                                    t.name, t.kind, prev.file
+                                ),
+                            ));
+                        } else {
+                            gk.templates.insert(t.kind.clone(), t);
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            } else if gatekeeper::is_constraint(&doc.contents) {
+                match gatekeeper::constraint(&doc.contents, &m.path, doc.line) {
+                    Ok(c) => gk.constraints.push(c),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+    }
+    errors.extend(gk.orphans());
+    let known: std::collections::BTreeSet<String> = gk.templates.keys().cloned().collect();
+    gk.constraints.retain(|c| known.contains(&c.kind));
+    (gk, errors)
+}
+
+fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
     let mut errors = Vec::new();
     let mut excluded: Vec<String> = Vec::new();
     // Each pass either prepares cleanly or removes the one file its error names; bounded by the
@@ -356,6 +432,7 @@ pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolErr
                     packages,
                     uses_conftest_data,
                     sources: kept,
+                    gatekeeper: Default::default(),
                 };
                 return (set, errors);
             }
@@ -378,6 +455,7 @@ pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolErr
                             packages: Vec::new(),
                             uses_conftest_data: false,
                             sources: Vec::new(),
+                            gatekeeper: Default::default(),
                         };
                         return (set, errors);
                     }

@@ -3,6 +3,7 @@
 //! skipped, duplicate names reported as `test_x#01`), run in parallel, with merged line coverage.
 //! It reuses `policy` for loading; it must not know about flags or output formats.
 
+pub mod gator;
 pub mod report;
 
 use crate::policy::PolicySet;
@@ -181,6 +182,20 @@ pub fn run(set: &PolicySet, opts: &RunOptions) -> TestRun {
         run.tests.push(r);
         reports.extend(cov);
     }
+    // gator suites among the loaded manifests.
+    let (cases, broken) = gator::cases(&set.sources);
+    let cases: Vec<gator::Case> = cases
+        .into_iter()
+        .filter(|c| opts.filter.as_ref().is_none_or(|re| re.is_match(&c.name)))
+        .collect();
+    let templates = gator::templates(&cases);
+    run.tests.extend(broken);
+    run.tests.extend(
+        cases
+            .par_iter()
+            .map(|c| gator::run_case(c, &templates))
+            .collect::<Vec<_>>(),
+    );
     if opts.coverage {
         run.coverage = Some(merge_coverage(&set, reports));
     }
@@ -276,7 +291,7 @@ fn merge_coverage(set: &PolicySet, reports: Vec<regorus::coverage::Report>) -> V
         }
     }
     for src in &set.sources {
-        if src.is_test() || merged.contains_key(&src.path) {
+        if !src.is_rego() || src.is_test() || merged.contains_key(&src.path) {
             continue;
         }
         let lines = src

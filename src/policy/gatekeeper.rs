@@ -1,0 +1,336 @@
+//! Gatekeeper ConstraintTemplates and Constraints, taken as they are: each template's Rego (and
+//! its `libs`) compiles into its own engine, exactly as Gatekeeper isolates templates, so two
+//! templates may use the same package names. Constraints carry their match, parameters and
+//! enforcement action. Matching and evaluation live in `eval::gatekeeper`.
+
+use super::{add_source, new_engine, RegoVersion, Source};
+use crate::finding::ToolError;
+use regorus::{Engine, Value};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// The only target policyctl evaluates (Gatekeeper's admission target).
+pub const TARGET: &str = "admission.k8s.gatekeeper.sh";
+
+/// A compiled ConstraintTemplate.
+#[derive(Clone)]
+pub struct Template {
+    /// The constraint kind it defines (`spec.crd.spec.names.kind`).
+    pub kind: String,
+    pub name: String,
+    pub file: String,
+    /// Prepared engine holding the template Rego, its libs and the inventory.
+    pub engine: Engine,
+    /// `data.<package>.violation`.
+    pub violation_path: String,
+}
+
+/// Gatekeeper's `spec.enforcementAction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Deny,
+    Warn,
+    Dryrun,
+}
+
+/// A constraint: an instance of a template kind.
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub kind: String,
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    pub action: Action,
+    /// `spec.match` as written (interpreted by `eval::gatekeeper::matches`).
+    pub matcher: Json,
+    /// `spec.parameters`, or `{}`.
+    pub parameters: Json,
+}
+
+/// All templates and constraints of a policy set.
+#[derive(Clone, Default)]
+pub struct Gatekeeper {
+    pub templates: BTreeMap<String, Template>,
+    pub constraints: Vec<Constraint>,
+    /// Objects given as inventory (`--inventory`, gator case `inventory`), for namespace lookups.
+    pub inventory: Vec<Json>,
+}
+
+pub fn is_template(doc: &Json) -> bool {
+    doc.get("kind").and_then(Json::as_str) == Some("ConstraintTemplate")
+        && api_group(doc) == "templates.gatekeeper.sh"
+}
+
+pub fn is_constraint(doc: &Json) -> bool {
+    api_group(doc) == "constraints.gatekeeper.sh"
+}
+
+fn api_group(doc: &Json) -> &str {
+    doc.get("apiVersion")
+        .and_then(Json::as_str)
+        .and_then(|v| v.split_once('/'))
+        .map_or("", |(g, _)| g)
+}
+
+fn str_at<'a>(doc: &'a Json, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(doc, |v, k| v.get(k))
+        .and_then(Json::as_str)
+}
+
+/// The Rego source and libs of the admission target: `rego`/`libs`, else a `code` entry with
+/// `engine: Rego`. CEL-only templates are refused by the caller.
+fn rego_of(target: &Json) -> Option<(String, Vec<String>, Option<RegoVersion>)> {
+    let libs = |v: Option<&Json>| -> Vec<String> {
+        v.and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Json::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(rego) = target.get("rego").and_then(Json::as_str) {
+        return Some((rego.to_string(), libs(target.get("libs")), None));
+    }
+    for code in target.get("code").and_then(Json::as_array)? {
+        if code.get("engine").and_then(Json::as_str) == Some("Rego") {
+            let source = code.get("source")?;
+            let rego = source.get("rego").and_then(Json::as_str)?;
+            let version = match source.get("version").and_then(Json::as_str) {
+                Some("v1") => Some(RegoVersion::V1),
+                Some("v0") => Some(RegoVersion::V0),
+                _ => None,
+            };
+            return Some((rego.to_string(), libs(source.get("libs")), version));
+        }
+    }
+    None
+}
+
+fn package_of(rego: &str) -> Option<String> {
+    rego.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("package "))
+        .map(|p| p.trim().to_string())
+}
+
+/// Compiles one ConstraintTemplate document.
+pub fn template(
+    doc: &Json,
+    file: &str,
+    line: usize,
+    forced: Option<RegoVersion>,
+) -> Result<Template, ToolError> {
+    let err = |msg: String| ToolError::new(file, line, msg);
+    let name = str_at(doc, &["metadata", "name"])
+        .unwrap_or("<unnamed>")
+        .to_string();
+    let kind = str_at(doc, &["spec", "crd", "spec", "names", "kind"])
+        .ok_or_else(|| {
+            err(format!(
+                "ConstraintTemplate {name}: spec.crd.spec.names.kind is missing"
+            ))
+        })?
+        .to_string();
+    let targets = doc
+        .pointer("/spec/targets")
+        .and_then(Json::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let target = targets
+        .iter()
+        .find(|t| t.get("target").and_then(Json::as_str) == Some(TARGET))
+        .ok_or_else(|| err(format!("ConstraintTemplate {name}: no target {TARGET}")))?;
+    let (rego, libs, version) = rego_of(target).ok_or_else(|| {
+        err(format!(
+            "ConstraintTemplate {name}: only a CEL (K8sNativeValidation) source is given; policyctl \
+             evaluates Rego templates only — add a Rego source (spec.targets[].rego or a code entry with engine: Rego)"
+        ))
+    })?;
+    let all_text = std::iter::once(rego.as_str()).chain(libs.iter().map(String::as_str));
+    for text in all_text {
+        if let Some(i) = text
+            .lines()
+            .position(|l| l.split('#').next().unwrap_or("").contains("external_data("))
+        {
+            return Err(ToolError::new(
+                file,
+                line,
+                format!(
+                    "ConstraintTemplate {name}: calls external_data (line {} of its Rego); Gatekeeper external data \
+                     providers are not supported by policyctl, so this template cannot be evaluated",
+                    i + 1
+                ),
+            ));
+        }
+    }
+    let package = package_of(&rego).ok_or_else(|| {
+        err(format!(
+            "ConstraintTemplate {name}: its Rego has no package"
+        ))
+    })?;
+    let mut engine = new_engine();
+    let version = forced.or(version);
+    for (i, lib) in libs.iter().enumerate() {
+        let src = Source {
+            path: format!("{file}#{name}.libs[{i}]"),
+            text: lib.clone(),
+            builtin: false,
+        };
+        add_source(&mut engine, &src, version)
+            .map_err(|e| err(format!("ConstraintTemplate {name}: {}", e.display())))?;
+    }
+    let src = Source {
+        path: format!("{file}#{name}"),
+        text: rego,
+        builtin: false,
+    };
+    add_source(&mut engine, &src, version)
+        .map_err(|e| err(format!("ConstraintTemplate {name}: {}", e.display())))?;
+    let violation_path = format!("data.{package}.violation");
+    let mut t = Template {
+        kind,
+        name,
+        file: file.to_string(),
+        engine,
+        violation_path,
+    };
+    t.prepare()
+        .map_err(|e| err(format!("ConstraintTemplate {}: {e}", t.name)))?;
+    Ok(t)
+}
+
+impl Template {
+    /// Prepares the engine (compile errors surface here) so clones start prepared.
+    fn prepare(&mut self) -> Result<(), String> {
+        self.engine
+            .eval_rule(self.violation_path.clone())
+            .map(|_| ())
+            .map_err(|e| {
+                let te = super::rego_error("", &e.to_string());
+                if te.line > 0 {
+                    format!("{}:{}: {}", te.file, te.line, te.message)
+                } else {
+                    te.message
+                }
+            })
+    }
+
+    /// A copy of this template whose `data.inventory` holds `inventory` (Gatekeeper's layout).
+    pub fn with_inventory(&self, inventory: &Json) -> Result<Template, String> {
+        let mut t = self.clone();
+        t.engine
+            .add_data(Value::from(serde_json::json!({ "inventory": inventory })))
+            .map_err(|e| e.to_string())?;
+        t.prepare()?;
+        Ok(t)
+    }
+}
+
+/// Reads one Constraint document.
+pub fn constraint(doc: &Json, file: &str, line: usize) -> Result<Constraint, ToolError> {
+    let kind = doc
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let name = str_at(doc, &["metadata", "name"])
+        .unwrap_or("<unnamed>")
+        .to_string();
+    let action = match str_at(doc, &["spec", "enforcementAction"]).unwrap_or("deny") {
+        "deny" => Action::Deny,
+        "warn" => Action::Warn,
+        "dryrun" => Action::Dryrun,
+        other => return Err(ToolError::new(
+            file,
+            line,
+            format!(
+                "{kind}/{name}: spec.enforcementAction {other:?} is not one of deny, warn, dryrun"
+            ),
+        )),
+    };
+    Ok(Constraint {
+        kind,
+        name,
+        file: file.to_string(),
+        line,
+        action,
+        matcher: doc.pointer("/spec/match").cloned().unwrap_or(Json::Null),
+        parameters: doc
+            .pointer("/spec/parameters")
+            .cloned()
+            .unwrap_or_else(|| Json::Object(Default::default())),
+    })
+}
+
+/// Gatekeeper's inventory layout: `cluster[groupVersion][Kind][name]` for objects without a
+/// namespace, `namespace[ns][groupVersion][Kind][name]` for the others.
+pub fn inventory_data(objects: &[Json]) -> Json {
+    let mut root = serde_json::json!({"cluster": {}, "namespace": {}});
+    for obj in objects {
+        let (Some(gv), Some(kind), Some(name)) = (
+            obj.get("apiVersion").and_then(Json::as_str),
+            obj.get("kind").and_then(Json::as_str),
+            str_at(obj, &["metadata", "name"]),
+        ) else {
+            continue;
+        };
+        let path: Vec<&str> = match str_at(obj, &["metadata", "namespace"]) {
+            Some(ns) if !ns.is_empty() => vec!["namespace", ns, gv, kind, name],
+            _ => vec!["cluster", gv, kind, name],
+        };
+        let mut cursor = &mut root;
+        for key in &path[..path.len() - 1] {
+            if !cursor.get(*key).is_some_and(Json::is_object) {
+                cursor[*key] = Json::Object(Default::default());
+            }
+            cursor = &mut cursor[*key];
+        }
+        cursor[path[path.len() - 1]] = obj.clone();
+    }
+    root
+}
+
+impl Gatekeeper {
+    pub fn is_empty(&self) -> bool {
+        self.constraints.is_empty()
+    }
+
+    /// Replaces the inventory and re-prepares every template with it.
+    pub fn set_inventory(&mut self, objects: Vec<Json>) -> Result<(), String> {
+        let data = inventory_data(&objects);
+        for t in self.templates.values_mut() {
+            *t = t.with_inventory(&data)?;
+        }
+        self.inventory = objects;
+        Ok(())
+    }
+
+    /// The Namespace object called `name`, from the inventory.
+    pub fn namespace(&self, name: &str) -> Option<&Json> {
+        self.inventory.iter().find(|o| {
+            o.get("kind").and_then(Json::as_str) == Some("Namespace")
+                && str_at(o, &["metadata", "name"]) == Some(name)
+        })
+    }
+
+    /// Constraints whose kind no loaded template defines: reported as load errors.
+    pub fn orphans(&self) -> Vec<ToolError> {
+        self.constraints
+            .iter()
+            .filter(|c| !self.templates.contains_key(&c.kind))
+            .map(|c| {
+                ToolError::new(
+                    c.file.as_str(),
+                    c.line,
+                    format!(
+                        "constraint {}/{}: no ConstraintTemplate defines kind {} (pass the template with -p)",
+                        c.kind, c.name, c.kind
+                    ),
+                )
+            })
+            .collect()
+    }
+}
