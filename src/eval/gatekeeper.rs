@@ -145,16 +145,17 @@ fn selector_matches(
             .ok_or("matchExpressions entry without key")?;
         let values = strings(expr.get("values"));
         let actual = labels.get(key).and_then(Json::as_str);
-        let ok =
-            match expr.get("operator").and_then(Json::as_str).unwrap_or("") {
-                "In" => actual.is_some_and(|a| values.contains(&a)),
-                "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
-                "Exists" => actual.is_some(),
-                "DoesNotExist" => actual.is_none(),
-                other => return Err(format!(
+        let ok = match expr.get("operator").and_then(Json::as_str).unwrap_or("") {
+            "In" => actual.is_some_and(|a| values.contains(&a)),
+            "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+            "Exists" => actual.is_some(),
+            "DoesNotExist" => actual.is_none(),
+            other => {
+                return Err(format!(
                     "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
-                )),
-            };
+                ))
+            }
+        };
         if !ok {
             return Ok(false);
         }

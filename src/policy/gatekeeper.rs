@@ -243,13 +243,15 @@ pub fn constraint(doc: &Json, file: &str, line: usize) -> Result<Constraint, Too
         "deny" => Action::Deny,
         "warn" => Action::Warn,
         "dryrun" => Action::Dryrun,
-        other => return Err(ToolError::new(
-            file,
-            line,
-            format!(
+        other => {
+            return Err(ToolError::new(
+                file,
+                line,
+                format!(
                 "{kind}/{name}: spec.enforcementAction {other:?} is not one of deny, warn, dryrun"
             ),
-        )),
+            ))
+        }
     };
     Ok(Constraint {
         kind,

@@ -32,8 +32,11 @@ pub fn text(run: &TestRun, verbose: bool) -> String {
                 status_word(t.status),
                 Duration::from_nanos(t.duration_ns as u64)
             ));
-            if !t.message.is_empty() && t.status != Status::Pass {
-                out.push_str(&format!("  {}:{}: {}\n", t.file, t.line, t.message));
+            match t.status {
+                // An error message carries its own position (where evaluation failed).
+                Status::Error => out.push_str(&format!("  {}\n", t.message)),
+                Status::Fail => out.push_str(&format!("  {}:{}: {}\n", t.file, t.line, t.message)),
+                Status::Pass | Status::Skip => {}
             }
             for p in &t.prints {
                 out.push_str(&format!("  {p}\n"));
