@@ -210,8 +210,8 @@ pub fn matches(m: &Json, object: &Json, ns: Option<&Json>) -> Result<bool, Strin
     // scope
     let has_namespace = !obj_ns.is_empty() || ns.is_some();
     match m.get("scope").and_then(Json::as_str) {
-        Some("Cluster") if !(is_namespace || !has_namespace) => return Ok(false),
-        Some("Namespaced") if !(!is_namespace && has_namespace) => return Ok(false),
+        Some("Cluster") if !is_namespace && has_namespace => return Ok(false),
+        Some("Namespaced") if is_namespace || !has_namespace => return Ok(false),
         _ => {}
     }
     // The namespace namespaces/excludedNamespaces look at; cluster-scoped objects have none.
