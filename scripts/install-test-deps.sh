@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs the system tools the test suite drives, when they are missing. Idempotent.
+#   docker-registry  a real OCI registry on loopback (supply-chain and webhook tests)
+#   skopeo           pushes OCI layouts: the independent fixture upload path
+#   openssl          signs fixture payloads: the independent signing path (the CLI only;
+#                    policyctl itself links no OpenSSL)
 set -euo pipefail
 need=()
-# (Supply-chain and webhook tests add docker-registry, skopeo and openssl here.)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing test tools: ${need[*]}" >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -16,4 +16,5 @@ pub mod input;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod supply;
 pub mod testing;

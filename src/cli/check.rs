@@ -82,6 +82,9 @@ pub struct Args {
     #[arg(long, value_name = "MIB", default_value_t = 16)]
     pub max_file_size: u64,
 
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
+
     /// Colour in text output.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: Color,
@@ -137,7 +140,14 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
             ));
         }
     }
-    let evaluator = Evaluator::new(&set, &namespaces);
+    let mut evaluator = Evaluator::new(&set, &namespaces);
+    // Kept alive for the run: image verification does its registry I/O on this runtime.
+    let mut _runtime = None;
+    if !set.image_policies.is_empty() {
+        let (runtime, supply) = args.registry.supply_chain(set.image_policies.clone())?;
+        evaluator = evaluator.with_supply_chain(supply);
+        _runtime = Some(runtime);
+    }
     if evaluator.rule_count() == 0 && load_errors.is_empty() {
         load_errors.push(crate::finding::ToolError::new(
             "",

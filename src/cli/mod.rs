@@ -3,7 +3,9 @@
 
 mod check;
 mod parse;
+mod registry_args;
 mod test;
+mod verify_image;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -35,8 +37,10 @@ enum Command {
     Check(check::Args),
     /// Print documents exactly as policies see them (`input`), as JSON.
     Parse(parse::Args),
-    /// Run Rego unit tests (test_* rules), as `opa test` does.
+    /// Run Rego unit tests (test_* rules) and gator suites.
     Test(test::Args),
+    /// Verify image signatures and attestations against ClusterImagePolicies.
+    VerifyImage(verify_image::Args),
 }
 
 /// Parses argv and runs the verb; returns the process exit code.
@@ -58,6 +62,7 @@ where
         Command::Check(args) => check::run(args),
         Command::Parse(args) => parse::run(args),
         Command::Test(args) => test::run(args),
+        Command::VerifyImage(args) => verify_image::run(args),
     };
     match result {
         Ok(code) => code,

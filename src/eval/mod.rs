@@ -2,6 +2,7 @@
 //! (conftest's result shapes, `_loc`, exceptions). It must not read files or render output.
 
 pub mod gatekeeper;
+pub mod supply_chain;
 
 use crate::finding::{Finding, Severity, ToolError};
 use crate::input::Document;
@@ -60,6 +61,7 @@ pub struct Evaluator {
     /// The engine carries the batch module (see [`BATCH_PACKAGE`]).
     batched: bool,
     gatekeeper: Gatekeeper,
+    supply: Option<supply_chain::SupplyChain>,
 }
 
 /// The result of evaluating one document.
@@ -107,6 +109,7 @@ impl Evaluator {
             uses_conftest_data: set.uses_conftest_data,
             batched: false,
             gatekeeper: set.gatekeeper.clone(),
+            supply: None,
         };
         evaluator.add_batch_module();
         evaluator
@@ -146,10 +149,20 @@ impl Evaluator {
         }
     }
 
-    /// Number of rules and constraints each document is checked against.
+    /// Verifies workload images with `supply` (when image policies are loaded).
+    pub fn with_supply_chain(mut self, supply: supply_chain::SupplyChain) -> Self {
+        self.supply = Some(supply);
+        self
+    }
+
+    /// Number of rules, constraints and image policies each document is checked against.
     pub fn rule_count(&self) -> usize {
         self.selected.iter().map(|s| s.rules.len()).sum::<usize>()
             + self.gatekeeper.constraints.len()
+            + self
+                .supply
+                .as_ref()
+                .map_or(0, |s| usize::from(s.verifier.has_policies()))
     }
 
     /// An engine for one file: the shared one, or (when policies read `data.conftest`) one that
@@ -190,8 +203,9 @@ impl Evaluator {
     /// Gatekeeper constraint needs a review). AdmissionReview documents are unwrapped: Rego
     /// policies see the object, templates the request.
     pub fn evaluate_owned(&self, file_engine: &Engine, mut doc: Document) -> Outcome {
-        let needs_subject =
-            !self.gatekeeper.is_empty() || gatekeeper::is_admission_review(&doc.contents);
+        let needs_subject = !self.gatekeeper.is_empty()
+            || self.supply.is_some()
+            || gatekeeper::is_admission_review(&doc.contents);
         if !needs_subject {
             let input = Value::from(std::mem::take(&mut doc.contents));
             return self.evaluate_rego(file_engine, &doc, input);
@@ -207,6 +221,9 @@ impl Evaluator {
         };
         let mut out = self.evaluate_rego(file_engine, &doc, Value::from(subject.object.clone()));
         gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
+        if let Some(supply) = &self.supply {
+            supply.evaluate(&doc, &subject.object, &mut out);
+        }
         out
     }
 

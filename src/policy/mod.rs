@@ -83,6 +83,8 @@ pub struct PolicySet {
     pub sources: Vec<Source>,
     /// Gatekeeper templates and constraints from `-p`.
     pub gatekeeper: gatekeeper::Gatekeeper,
+    /// sigstore ClusterImagePolicies from `-p`.
+    pub image_policies: Vec<crate::supply::policy::ImagePolicy>,
 }
 
 /// What to load.
@@ -342,16 +344,26 @@ fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>
 pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
     let (sources, manifests): (Vec<Source>, Vec<Source>) =
         sources.into_iter().partition(Source::is_rego);
-    let (gatekeeper, mut errors) = load_manifests(&manifests);
+    let (gatekeeper, image_policies, mut errors) = load_manifests(&manifests);
     let (mut set, rego_errors) = load_rego(sources, opts);
     errors.extend(rego_errors);
     set.gatekeeper = gatekeeper;
+    set.image_policies = image_policies;
     set.sources.extend(manifests);
     (set, errors)
 }
 
-/// Reads Gatekeeper templates and constraints from policy manifests (YAML/JSON).
-fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, Vec<ToolError>) {
+/// Reads Gatekeeper templates and constraints, and sigstore image policies, from policy
+/// manifests (YAML/JSON).
+fn load_manifests(
+    manifests: &[Source],
+) -> (
+    gatekeeper::Gatekeeper,
+    Vec<crate::supply::policy::ImagePolicy>,
+    Vec<ToolError>,
+) {
+    use crate::supply::policy as image_policy;
+    let mut images = Vec::new();
     let mut gk = gatekeeper::Gatekeeper::default();
     let mut errors = Vec::new();
     for m in manifests {
@@ -391,13 +403,18 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, Vec<ToolErro
                     Ok(c) => gk.constraints.push(c),
                     Err(e) => errors.push(e),
                 }
+            } else if image_policy::is_image_policy(&doc.contents) {
+                match image_policy::image_policy(&doc.contents, &m.path, doc.line) {
+                    Ok(p) => images.push(p),
+                    Err(e) => errors.push(e),
+                }
             }
         }
     }
     errors.extend(gk.orphans());
     let known: std::collections::BTreeSet<String> = gk.templates.keys().cloned().collect();
     gk.constraints.retain(|c| known.contains(&c.kind));
-    (gk, errors)
+    (gk, images, errors)
 }
 
 fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
@@ -433,6 +450,7 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                     uses_conftest_data,
                     sources: kept,
                     gatekeeper: Default::default(),
+                    image_policies: Vec::new(),
                 };
                 return (set, errors);
             }
@@ -456,6 +474,7 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                             uses_conftest_data: false,
                             sources: Vec::new(),
                             gatekeeper: Default::default(),
+                            image_policies: Vec::new(),
                         };
                         return (set, errors);
                     }

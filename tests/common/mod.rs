@@ -2,6 +2,8 @@
 //! user does, and read its JSON output.
 #![allow(dead_code)]
 
+pub mod oci;
+
 use assert_cmd::Command;
 use serde_json::Value;
 

@@ -1,0 +1,100 @@
+//! `policyctl verify-image`: images against sigstore ClusterImagePolicies, without manifests.
+
+use super::registry_args::RegistryArgs;
+use crate::policy::{self, LoadOptions};
+use crate::supply::verify::Verdict;
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Policies are sigstore ClusterImagePolicy documents (policy.sigstore.dev/v1beta1 \
+or v1alpha1). Each image is resolved to a digest once and every signature and attestation is \
+verified against that digest.\n\nExamples:\n  policyctl verify-image -p policies/images ghcr.io/acme/app:1.2.0\n  \
+policyctl verify-image -p cip.yaml --insecure-registry 127.0.0.1:5000 127.0.0.1:5000/app:dev -o json\n\n\
+Exit codes: 0 allowed (or only warned), 1 denied, 2 error."
+)]
+pub struct Args {
+    /// Images to verify.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+
+    /// ClusterImagePolicy file or directory (repeatable).
+    #[arg(short = 'p', long = "policy", value_name = "PATH", required = true)]
+    pub policy: Vec<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: Format,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub(super) fn run(args: Args) -> anyhow::Result<u8> {
+    let opts = LoadOptions {
+        policy_paths: args.policy.clone(),
+        ..Default::default()
+    };
+    let (sources, mut errors) = policy::discover(&opts);
+    let (set, load_errors) = policy::load(sources, &opts);
+    errors.extend(load_errors);
+    if set.image_policies.is_empty() && errors.is_empty() {
+        errors.push(crate::finding::ToolError::new(
+            "",
+            0,
+            "no ClusterImagePolicy found in the -p paths",
+        ));
+    }
+    if !errors.is_empty() {
+        let mut stderr = std::io::stderr();
+        for e in &errors {
+            writeln!(stderr, "error: {}", e.display())?;
+        }
+        return Ok(super::EXIT_ERROR);
+    }
+    let (runtime, supply) = args.registry.supply_chain(set.image_policies)?;
+    let verdicts = runtime.block_on(supply.verifier.verify_all(&args.images));
+    let rendered = match args.output {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({ "images": verdicts }))?;
+            s.push('\n');
+            s
+        }
+        Format::Text => {
+            let mut s = String::new();
+            for v in &verdicts {
+                let verdict = format!("{:?}", v.verdict).to_uppercase();
+                s.push_str(&format!(
+                    "{verdict} {} {}\n",
+                    v.image,
+                    v.digest.as_deref().unwrap_or("")
+                ));
+                if v.policies.is_empty() {
+                    s.push_str("  no ClusterImagePolicy matches this image\n");
+                }
+                for p in &v.policies {
+                    s.push_str(&format!(
+                        "  {}: {}\n",
+                        p.name,
+                        format!("{:?}", p.verdict).to_lowercase()
+                    ));
+                    for r in &p.reasons {
+                        s.push_str(&format!("    - {r}\n"));
+                    }
+                }
+            }
+            s
+        }
+    };
+    super::emit(&rendered)?;
+    drop(runtime);
+    Ok(u8::from(
+        verdicts.iter().any(|v| v.verdict == Verdict::Deny),
+    ))
+}

@@ -1,0 +1,468 @@
+//! A real OCI registry on loopback (Debian's `docker-registry`, distribution 2.8) and fixture
+//! producers: images, cosign `.sig` signatures, `.att` DSSE attestations, SBOM referrers —
+//! signed in process with sigstore's signer, or independently with the `openssl` CLI and
+//! pushed with `skopeo`.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::{Client, Reference};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `docker-registry` serving a temp dir on 127.0.0.1; killed on drop.
+pub struct TestRegistry {
+    pub addr: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    pub fn start() -> TestRegistry {
+        let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("docker-registry is installed (scripts/install-test-deps.sh installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let addr = format!("127.0.0.1:{port}");
+            let config = dir.path().join("config.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                    dir.path().join("data").display()
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(bin)
+                .arg("serve")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if http_status(&addr, "/v2/") == Some(200) {
+                    return TestRegistry {
+                        addr,
+                        child,
+                        _dir: dir,
+                    };
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break; // port taken meanwhile: try another
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("docker-registry did not start");
+    }
+
+    pub fn image(&self, repo: &str, tag: &str) -> String {
+        format!("{}/{repo}:{tag}", self.addr)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().ok()?, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A TCP server that accepts connections and never answers (a hung registry). Stops by itself
+/// after `lifetime`.
+pub fn silent_server(lifetime: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let end = Instant::now() + lifetime;
+        let mut held = Vec::new();
+        while Instant::now() < end {
+            if let Ok((conn, _)) = listener.accept() {
+                held.push(conn);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    addr
+}
+
+/// Pushes fixtures to a test registry over plain HTTP.
+pub struct Pusher {
+    client: Client,
+    pub registry: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Pusher {
+    pub fn new(registry: &str) -> Pusher {
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::Http,
+            ..Default::default()
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Pusher {
+            client,
+            registry: registry.to_string(),
+            rt,
+        }
+    }
+
+    fn reference(&self, repo: &str, tag: &str) -> Reference {
+        Reference::with_tag(self.registry.clone(), repo.to_string(), tag.to_string())
+    }
+
+    pub fn blob(&self, repo: &str, data: &[u8]) -> Value {
+        let digest = sha256(data);
+        let r = self.reference(repo, "x");
+        self.rt
+            .block_on(self.client.push_blob(&r, data.to_vec(), &digest))
+            .unwrap();
+        json!({"mediaType": "application/octet-stream", "digest": digest, "size": data.len()})
+    }
+
+    /// Pushes a manifest (JSON) at `tag`; returns its digest.
+    pub fn manifest(&self, repo: &str, tag: &str, manifest: &Value, media_type: &str) -> String {
+        let bytes = serde_json::to_vec(manifest).unwrap();
+        let r = self.reference(repo, tag);
+        let ct = http::HeaderValue::from_str(media_type).unwrap();
+        self.rt
+            .block_on(self.client.push_manifest_raw(&r, bytes.clone(), ct))
+            .unwrap();
+        sha256(&bytes)
+    }
+
+    fn config(&self, repo: &str, content: &str) -> Value {
+        let cfg = json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"fixture": content}}, "rootfs": {"type": "layers", "diff_ids": []}});
+        let mut d = self.blob(repo, serde_json::to_vec(&cfg).unwrap().as_slice());
+        d["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+        d
+    }
+
+    /// A small image whose content differs by `content`; returns its digest.
+    pub fn image(&self, repo: &str, tag: &str, content: &str) -> String {
+        let config = self.config(repo, content);
+        let mut layer = self.blob(repo, format!("layer of {content}").as_bytes());
+        layer["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar");
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]});
+        self.manifest(repo, tag, &manifest, OCI_MANIFEST)
+    }
+
+    /// Pushes a cosign `.sig` manifest for `digest` with the given (payload, base64 signature)
+    /// layers.
+    pub fn signatures(&self, repo: &str, digest: &str, layers: &[(Vec<u8>, String)]) {
+        let config = self.config(repo, "cosign");
+        let layers: Vec<Value> = layers
+            .iter()
+            .map(|(payload, sig)| {
+                let mut d = self.blob(repo, payload);
+                d["mediaType"] = json!("application/vnd.dev.cosign.simplesigning.v1+json");
+                d["annotations"] = json!({"dev.cosignproject.cosign/signature": sig});
+                d
+            })
+            .collect();
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
+        self.manifest(repo, &cosign_tag(digest, "sig"), &manifest, OCI_MANIFEST);
+    }
+
+    /// Pushes a cosign `.att` manifest for `digest` with the given DSSE envelopes.
+    pub fn attestations(&self, repo: &str, digest: &str, envelopes: &[Value]) {
+        let config = self.config(repo, "attestations");
+        let layers: Vec<Value> = envelopes
+            .iter()
+            .map(|env| {
+                let mut d = self.blob(repo, serde_json::to_vec(env).unwrap().as_slice());
+                d["mediaType"] = json!("application/vnd.dsse.envelope.v1+json");
+                d["annotations"] = json!({"dev.cosignproject.cosign/signature": "", "predicateType": env["_predicateType"]});
+                d
+            })
+            .collect();
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
+        self.manifest(repo, &cosign_tag(digest, "att"), &manifest, OCI_MANIFEST);
+    }
+
+    /// Attaches an unsigned CycloneDX SBOM as an OCI referrer of `digest`, and writes the
+    /// `sha256-<hex>` tag index (the referrers fallback distribution 2.8 needs).
+    pub fn sbom_referrer(&self, repo: &str, digest: &str, image_manifest_size: usize) {
+        let mut config = self.blob(repo, b"{}");
+        config["mediaType"] = json!("application/vnd.oci.empty.v1+json");
+        let mut layer = self.blob(
+            repo,
+            br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}"#,
+        );
+        layer["mediaType"] = json!("application/vnd.cyclonedx+json");
+        let manifest = json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.cyclonedx+json",
+            "config": config, "layers": [layer],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": image_manifest_size}
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let mdigest = self.manifest(repo, "sbom", &manifest, OCI_MANIFEST);
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": mdigest, "size": bytes.len(), "artifactType": "application/vnd.cyclonedx+json"}
+        ]});
+        self.manifest(repo, &digest.replace(':', "-"), &index, OCI_INDEX);
+    }
+}
+
+pub fn cosign_tag(digest: &str, suffix: &str) -> String {
+    format!("{}.{suffix}", digest.replace(':', "-"))
+}
+
+/// cosign's simple-signing payload for `image` at `digest`.
+pub fn simple_signing(image_repo: &str, digest: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "critical": {
+            "identity": {"docker-reference": image_repo},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": null
+    }))
+    .unwrap()
+}
+
+/// An in-toto statement about `subject_digest`.
+pub fn statement(predicate_type: &str, subject_digest: &str, predicate: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": predicate_type,
+        "subject": [{"name": "image", "digest": {"sha256": subject_digest.trim_start_matches("sha256:")}}],
+        "predicate": predicate
+    }))
+    .unwrap()
+}
+
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A DSSE envelope around `statement`, signed by `sign` (raw signature bytes over the PAE).
+pub fn envelope(statement: &[u8], predicate_type: &str, sign: &dyn Fn(&[u8]) -> Vec<u8>) -> Value {
+    let pt = "application/vnd.in-toto+json";
+    let sig = sign(&pae(pt, statement));
+    json!({"payloadType": pt, "payload": b64(statement), "signatures": [{"keyid": "", "sig": b64(&sig)}], "_predicateType": predicate_type})
+}
+
+pub fn cyclonedx() -> Value {
+    json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "components": [{"type": "library", "name": "left-pad", "version": "1.3.0"}]})
+}
+
+/// An ECDSA P-256 key made by sigstore's signer.
+pub struct Key {
+    signer: sigstore::crypto::SigStoreSigner,
+    pub public_pem: String,
+}
+
+impl Key {
+    pub fn generate() -> Key {
+        let signer = sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .unwrap();
+        let public_pem = signer
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        Key { signer, public_pem }
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.signer.sign(msg).unwrap()
+    }
+}
+
+/// An ECDSA P-256 key made and used by the `openssl` CLI: the independent producer.
+pub struct OpensslKey {
+    dir: tempfile::TempDir,
+    pub public_pem: String,
+}
+
+impl OpensslKey {
+    pub fn generate() -> OpensslKey {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        run(
+            "openssl",
+            &[
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+                key.to_str().unwrap(),
+            ],
+        );
+        let out = Command::new("openssl")
+            .args(["ec", "-in", key.to_str().unwrap(), "-pubout"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        OpensslKey {
+            public_pem: String::from_utf8(out.stdout).unwrap(),
+            dir,
+        }
+    }
+
+    /// `openssl dgst -sha256 -sign key.pem` over `msg`: a DER ECDSA signature.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        let input = self.dir.path().join("msg");
+        std::fs::write(&input, msg).unwrap();
+        let key = self.dir.path().join("key.pem");
+        let out = Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-sign",
+                key.to_str().unwrap(),
+                input.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+pub fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An OCI image layout on disk, pushed with `skopeo copy` (the independent upload path).
+pub struct Layout {
+    pub dir: tempfile::TempDir,
+    manifests: Vec<Value>,
+}
+
+impl Layout {
+    pub fn new() -> Layout {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        Layout {
+            dir,
+            manifests: Vec::new(),
+        }
+    }
+
+    pub fn blob(&self, data: &[u8], media_type: &str) -> Value {
+        let digest = sha256(data);
+        std::fs::write(self.blob_path(&digest), data).unwrap();
+        json!({"mediaType": media_type, "digest": digest, "size": data.len()})
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Adds a manifest under `name`; returns its digest.
+    pub fn manifest(&mut self, name: &str, layers: Vec<Value>) -> String {
+        let config = self.blob(
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+            "application/vnd.oci.image.config.v1+json",
+        );
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers});
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let d = self.blob(&bytes, OCI_MANIFEST);
+        self.manifests.push(json!({"mediaType": OCI_MANIFEST, "digest": d["digest"], "size": d["size"], "annotations": {"org.opencontainers.image.ref.name": name}}));
+        let index = json!({"schemaVersion": 2, "manifests": self.manifests});
+        std::fs::write(
+            self.dir.path().join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+        d["digest"].as_str().unwrap().to_string()
+    }
+
+    /// `skopeo copy --preserve-digests oci:DIR:name docker://dest`.
+    pub fn push(&self, name: &str, dest: &str) {
+        let src = format!("oci:{}:{name}", self.dir.path().display());
+        let dst = format!("docker://{dest}");
+        run(
+            "skopeo",
+            &[
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--dest-tls-verify=false",
+                &src,
+                &dst,
+            ],
+        );
+    }
+}
