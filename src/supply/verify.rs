@@ -343,15 +343,13 @@ impl Verifier {
         ev: &Evidence,
     ) -> Result<(), Failure> {
         match &a.kind {
-            AuthorityKind::Static(true) => return Ok(()),
-            AuthorityKind::Static(false) => return Err(Failure::new("image-static-fail", "static action is fail")),
-            AuthorityKind::Keyless { .. } => {
-                return Err(Failure::new(
-                    "keyless-unsupported",
-                    "keyless (Fulcio certificate) verification is not supported by this build of policyctl; \
-                     the image is denied rather than trusted — use a key authority",
-                ))
-            }
+            AuthorityKind::Static(true) => Ok(()),
+            AuthorityKind::Static(false) => Err(Failure::new("image-static-fail", "static action is fail")),
+            AuthorityKind::Keyless { .. } => Err(Failure::new(
+                "keyless-unsupported",
+                "keyless (Fulcio certificate) verification is not supported by this build of policyctl; \
+                 the image is denied rather than trusted — use a key authority",
+            )),
             AuthorityKind::Key(keys) => {
                 let sigs = ev
                     .signatures
