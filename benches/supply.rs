@@ -4,7 +4,6 @@
 //! image (how many verifications they cause).
 
 #[path = "../tests/common/oci.rs"]
-#[allow(dead_code)]
 mod oci;
 
 use oci::{Key, Pusher, TestRegistry};
