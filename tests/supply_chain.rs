@@ -599,3 +599,133 @@ fn check_reports_image_findings_on_the_workload_line() {
     );
     assert!(msg.contains("no cosign signature"), "{msg}");
 }
+
+mod keyless {
+    use super::*;
+    use common::fulcio::{TestFulcio, NOT_BEFORE};
+
+    const ISSUER: &str = "https://accounts.example.com";
+
+    fn keyless_policy(dir: &Path, glob: &str, subject: &str, insecure_ignore_sct: bool) {
+        std::fs::write(
+            dir.join("keyless.yaml"),
+            format!(
+                "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: keyless}}\nspec:\n  images: [{{glob: \"{glob}\"}}]\n  authorities:\n    - name: ci\n      keyless:\n        trustRootRef: test-root\n        insecureIgnoreSCT: {insecure_ignore_sct}\n        identities:\n          - issuer: {ISSUER}\n            subjectRegExp: '^{subject}$'\n"
+            ),
+        )
+        .unwrap();
+    }
+
+    /// Signs `repo:1` keylessly: leaf from `ca`, bundle from `trusted` (the Rekor of the root).
+    fn sign(
+        p: &Pusher,
+        repo: &str,
+        ca: &TestFulcio,
+        rekor: &TestFulcio,
+        email: &str,
+        with_sct: bool,
+        integrated: i64,
+    ) {
+        let digest = p.image(repo, "1", repo);
+        let payload = oci::simple_signing("x", &digest);
+        let leaf = ca.leaf(email, ISSUER, with_sct);
+        let sig = leaf.sign_b64(&payload);
+        let bundle = rekor.bundle(&payload, &sig, &leaf.cert_pem, integrated);
+        p.keyless_signature(repo, &digest, &payload, &sig, &leaf.cert_pem, &bundle);
+    }
+
+    #[test]
+    fn keyless_signatures_verify_offline_and_each_failure_has_its_reason() {
+        let reg = TestRegistry::start();
+        let p = Pusher::new(&reg.addr);
+        let root = TestFulcio::new("trusted");
+        let rogue = TestFulcio::new("rogue");
+        let in_window = NOT_BEFORE + 120;
+        sign(
+            &p,
+            "kl/good",
+            &root,
+            &root,
+            "alice@example.com",
+            true,
+            in_window,
+        );
+        sign(
+            &p,
+            "kl/rogue-ca",
+            &rogue,
+            &root,
+            "alice@example.com",
+            true,
+            in_window,
+        );
+        sign(
+            &p,
+            "kl/bob",
+            &root,
+            &root,
+            "bob@example.com",
+            true,
+            in_window,
+        );
+        sign(
+            &p,
+            "kl/no-sct",
+            &root,
+            &root,
+            "alice@example.com",
+            false,
+            in_window,
+        );
+        sign(
+            &p,
+            "kl/late",
+            &root,
+            &root,
+            "alice@example.com",
+            true,
+            NOT_BEFORE + 3600,
+        );
+        sign(
+            &p,
+            "kl/rogue-rekor",
+            &root,
+            &rogue,
+            "alice@example.com",
+            true,
+            in_window,
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("root.yaml"),
+            root.trust_root_yaml("test-root"),
+        )
+        .unwrap();
+        let glob = format!("{}/kl/**", reg.addr);
+        keyless_policy(dir.path(), &glob, "alice@example\\.com", false);
+        let (code, v) = verify(dir.path(), &reg.addr, &reg.image("kl/good", "1"), &[]);
+        assert_eq!(
+            code, 0,
+            "certificate valid at the integrated time, though long expired now: {v:#}"
+        );
+        for (repo, needle) in [
+            (
+                "kl/rogue-ca",
+                "not issued by a certificate authority of trust root test-root",
+            ),
+            ("kl/bob", "matches none of the policy's identities"),
+            ("kl/no-sct", "certificate carries no SCT"),
+            ("kl/late", "was not valid at the Rekor integrated time"),
+            ("kl/rogue-rekor", "Rekor bundle does not verify"),
+        ] {
+            let (code, v) = verify(dir.path(), &reg.addr, &reg.image(repo, "1"), &[]);
+            assert_eq!(code, 1, "{repo}: {v:#}");
+            assert!(reasons(&v).contains(needle), "{repo}: {}", reasons(&v));
+        }
+        // insecureIgnoreSCT accepts the certificate without an SCT.
+        keyless_policy(dir.path(), &glob, "alice@example\\.com", true);
+        let (code, v) = verify(dir.path(), &reg.addr, &reg.image("kl/no-sct", "1"), &[]);
+        assert_eq!(code, 0, "{v:#}");
+    }
+}

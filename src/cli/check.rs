@@ -144,7 +144,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     // Kept alive for the run: image verification does its registry I/O on this runtime.
     let mut _runtime = None;
     if !set.image_policies.is_empty() {
-        let (runtime, supply) = args.registry.supply_chain(set.image_policies.clone())?;
+        let (runtime, supply) = args
+            .registry
+            .supply_chain(set.image_policies.clone(), set.trust_roots.clone())?;
         evaluator = evaluator.with_supply_chain(supply);
         _runtime = Some(runtime);
     }

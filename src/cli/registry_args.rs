@@ -26,6 +26,7 @@ impl RegistryArgs {
     pub fn verifier(
         &self,
         policies: Vec<crate::supply::policy::ImagePolicy>,
+        roots: Vec<crate::supply::keyless::TrustRoot>,
     ) -> anyhow::Result<Verifier> {
         if !(self.timeout > 0.0 && self.timeout.is_finite()) {
             anyhow::bail!("--timeout must be a positive number of seconds");
@@ -38,19 +39,20 @@ impl RegistryArgs {
             verdict_ttl: Duration::from_secs(self.cache_ttl),
             ..Default::default()
         };
-        Ok(Verifier::new(registry, policies, &opts))
+        Ok(Verifier::with_trust_roots(registry, policies, roots, &opts))
     }
 
     /// A runtime plus verifier for synchronous callers (`check`).
     pub fn supply_chain(
         &self,
         policies: Vec<crate::supply::policy::ImagePolicy>,
+        roots: Vec<crate::supply::keyless::TrustRoot>,
     ) -> anyhow::Result<(tokio::runtime::Runtime, SupplyChain)> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let verifier = Arc::new(self.verifier(policies)?);
+        let verifier = Arc::new(self.verifier(policies, roots)?);
         let supply = SupplyChain {
             verifier,
             runtime: runtime.handle().clone(),

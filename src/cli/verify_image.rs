@@ -58,7 +58,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(super::EXIT_ERROR);
     }
-    let (runtime, supply) = args.registry.supply_chain(set.image_policies)?;
+    let (runtime, supply) = args
+        .registry
+        .supply_chain(set.image_policies, set.trust_roots)?;
     let verdicts = runtime.block_on(supply.verifier.verify_all(&args.images));
     let rendered = match args.output {
         Format::Json => {

@@ -85,6 +85,8 @@ pub struct PolicySet {
     pub gatekeeper: gatekeeper::Gatekeeper,
     /// sigstore ClusterImagePolicies from `-p`.
     pub image_policies: Vec<crate::supply::policy::ImagePolicy>,
+    /// sigstore TrustRoots from `-p` (offline keys for keyless verification).
+    pub trust_roots: Vec<crate::supply::keyless::TrustRoot>,
 }
 
 /// What to load.
@@ -344,26 +346,27 @@ fn load_data(engine: &mut Engine, paths: &[PathBuf], errors: &mut Vec<ToolError>
 pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
     let (sources, manifests): (Vec<Source>, Vec<Source>) =
         sources.into_iter().partition(Source::is_rego);
-    let (gatekeeper, image_policies, mut errors) = load_manifests(&manifests);
+    let (gatekeeper, (image_policies, trust_roots), mut errors) = load_manifests(&manifests);
     let (mut set, rego_errors) = load_rego(sources, opts);
     errors.extend(rego_errors);
     set.gatekeeper = gatekeeper;
     set.image_policies = image_policies;
+    set.trust_roots = trust_roots;
     set.sources.extend(manifests);
     (set, errors)
 }
 
 /// Reads Gatekeeper templates and constraints, and sigstore image policies, from policy
 /// manifests (YAML/JSON).
-fn load_manifests(
-    manifests: &[Source],
-) -> (
-    gatekeeper::Gatekeeper,
+type ImagePolicies = (
     Vec<crate::supply::policy::ImagePolicy>,
-    Vec<ToolError>,
-) {
+    Vec<crate::supply::keyless::TrustRoot>,
+);
+
+fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicies, Vec<ToolError>) {
     use crate::supply::policy as image_policy;
     let mut images = Vec::new();
+    let mut roots = Vec::new();
     let mut gk = gatekeeper::Gatekeeper::default();
     let mut errors = Vec::new();
     for m in manifests {
@@ -408,13 +411,18 @@ fn load_manifests(
                     Ok(p) => images.push(p),
                     Err(e) => errors.push(e),
                 }
+            } else if image_policy::is_trust_root(&doc.contents) {
+                match crate::supply::keyless::trust_root(&doc.contents) {
+                    Ok(r) => roots.push(r),
+                    Err(e) => errors.push(ToolError::new(m.path.as_str(), doc.line, e)),
+                }
             }
         }
     }
     errors.extend(gk.orphans());
     let known: std::collections::BTreeSet<String> = gk.templates.keys().cloned().collect();
     gk.constraints.retain(|c| known.contains(&c.kind));
-    (gk, images, errors)
+    (gk, (images, roots), errors)
 }
 
 fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolError>) {
@@ -451,6 +459,7 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                     sources: kept,
                     gatekeeper: Default::default(),
                     image_policies: Vec::new(),
+                    trust_roots: Vec::new(),
                 };
                 return (set, errors);
             }
@@ -475,6 +484,7 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                             sources: Vec::new(),
                             gatekeeper: Default::default(),
                             image_policies: Vec::new(),
+                            trust_roots: Vec::new(),
                         };
                         return (set, errors);
                     }

@@ -3,6 +3,7 @@
 //! tag resolves to. Owns every supply-chain verdict; it must not know about flags or output.
 
 pub mod glob;
+pub mod keyless;
 pub mod policy;
 pub mod reference;
 pub mod registry;

@@ -3,6 +3,7 @@
 //! timeouts and malformed material deny (warn in warn mode) with the reason; only verdicts
 //! that do not depend on a fault are cached.
 
+use super::keyless::{self, TrustRoot};
 use super::policy::{AttestationReq, Authority, AuthorityKind, ImagePolicy, Mode};
 use super::reference::{cosign_tag, ImageRef};
 use super::registry::{layers, Registry, RegistryError};
@@ -86,6 +87,8 @@ fn fault(what: &str, image: &ImageRef, e: RegistryError) -> Failure {
 struct SigLayer {
     payload: Vec<u8>,
     signature: Option<String>,
+    certificate: Option<String>,
+    bundle: Option<String>,
 }
 
 /// A DSSE envelope from a `.att` layer.
@@ -119,6 +122,7 @@ pub struct Verifier {
     tags: moka::future::Cache<String, String>,
     deadline: Duration,
     verifications: AtomicUsize,
+    trust_roots: std::collections::BTreeMap<String, Arc<TrustRoot>>,
 }
 
 /// Verifier settings.
@@ -141,7 +145,21 @@ impl Default for VerifierOptions {
 
 impl Verifier {
     pub fn new(registry: Registry, policies: Vec<ImagePolicy>, opts: &VerifierOptions) -> Self {
+        Self::with_trust_roots(registry, policies, Vec::new(), opts)
+    }
+
+    /// As [`Verifier::new`], with TrustRoots that keyless authorities name in `trustRootRef`.
+    pub fn with_trust_roots(
+        registry: Registry,
+        policies: Vec<ImagePolicy>,
+        roots: Vec<TrustRoot>,
+        opts: &VerifierOptions,
+    ) -> Self {
         Verifier {
+            trust_roots: roots
+                .into_iter()
+                .map(|r| (r.name.clone(), Arc::new(r)))
+                .collect(),
             registry,
             policies: Arc::new(policies),
             verdicts: moka::future::Cache::builder()
@@ -344,12 +362,41 @@ impl Verifier {
     ) -> Result<(), Failure> {
         match &a.kind {
             AuthorityKind::Static(true) => Ok(()),
-            AuthorityKind::Static(false) => Err(Failure::new("image-static-fail", "static action is fail")),
-            AuthorityKind::Keyless { .. } => Err(Failure::new(
-                "keyless-unsupported",
-                "keyless (Fulcio certificate) verification is not supported by this build of policyctl; \
-                 the image is denied rather than trusted — use a key authority",
-            )),
+            AuthorityKind::Static(false) => {
+                Err(Failure::new("image-static-fail", "static action is fail"))
+            }
+            AuthorityKind::Keyless {
+                identities,
+                trust_root,
+                insecure_ignore_sct,
+            } => {
+                let root = match trust_root {
+                    Some(name) => self.trust_roots.get(name).ok_or_else(|| {
+                        Failure::new("keyless-no-trust-root", format!("trustRootRef {name:?} names no loaded TrustRoot (pass it with -p)"))
+                    })?,
+                    None => {
+                        return Err(Failure::new(
+                            "keyless-no-trust-root",
+                            "keyless without trustRootRef needs the public Sigstore instance, which policyctl does not \
+                             contact; load a TrustRoot with -p and name it in trustRootRef",
+                        ))
+                    }
+                };
+                let sigs = ev
+                    .signatures
+                    .get_or_init(|| self.fetch_signatures(&ev.image, &ev.digest))
+                    .await
+                    .as_ref()
+                    .map_err(Clone::clone)?;
+                check_keyless(sigs, &ev.digest, root, identities, *insecure_ignore_sct)?;
+                if !a.attestations.is_empty() {
+                    return Err(Failure::new(
+                        "keyless-unsupported",
+                        "attestations of keyless authorities are not verified by this version; use a key authority for attestations",
+                    ));
+                }
+                Ok(())
+            }
             AuthorityKind::Key(keys) => {
                 let sigs = ev
                     .signatures
@@ -387,12 +434,13 @@ impl Verifier {
                 .blob(&reference, &layer)
                 .await
                 .map_err(|e| fault("a signature payload", image, e))?;
-            let signature = layer
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                .cloned();
-            out.push(SigLayer { payload, signature });
+            let note = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k)).cloned();
+            out.push(SigLayer {
+                payload,
+                signature: note(SIGNATURE_ANNOTATION),
+                certificate: note("dev.sigstore.cosign/certificate"),
+                bundle: note("dev.sigstore.cosign/bundle"),
+            });
         }
         Ok(out)
     }
@@ -611,6 +659,61 @@ fn check_signatures(
     let mut reasons: Vec<String> = problems.into_iter().map(|f| f.reason).collect();
     reasons.dedup();
     Err(Failure::new(code, reasons.join("; ")))
+}
+
+/// Any `.sig` layer with a keyless signature that passes every keyless check for this digest.
+fn check_keyless(
+    layers: &[SigLayer],
+    digest: &str,
+    root: &TrustRoot,
+    identities: &[super::policy::Identity],
+    insecure_ignore_sct: bool,
+) -> Result<(), Failure> {
+    if layers.is_empty() {
+        return Err(Failure::new(
+            "image-unsigned",
+            format!(
+                "no cosign signature for {digest} (no {} tag)",
+                cosign_tag(digest, "sig")
+            ),
+        ));
+    }
+    let mut problems = Vec::new();
+    for layer in layers {
+        let Some(sig) = &layer.signature else {
+            continue;
+        };
+        let kl = keyless::KeylessLayer {
+            payload: &layer.payload,
+            signature: sig,
+            certificate: layer.certificate.as_deref(),
+            bundle: layer.bundle.as_deref(),
+        };
+        if let Err((code, reason)) = keyless::verify(&kl, root, identities, insecure_ignore_sct) {
+            problems.push(Failure::new(code, reason));
+            continue;
+        }
+        match serde_json::from_slice::<SimpleSigning>(&layer.payload) {
+            Ok(p) if p.critical.image.docker_manifest_digest == digest => return Ok(()),
+            Ok(p) => problems.push(Failure::new(
+                "image-signature-mismatch",
+                format!(
+                    "signature is for {}, not this image's {digest} (a signature copied from another image)",
+                    p.critical.image.docker_manifest_digest
+                ),
+            )),
+            Err(e) => problems.push(Failure::new("image-signature-invalid", format!("signed payload is not a cosign simple-signing document: {e}"))),
+        }
+    }
+    let first = problems
+        .first()
+        .map_or("image-signature-invalid", |f| f.code);
+    let mut reasons: Vec<String> = problems.into_iter().map(|f| f.reason).collect();
+    reasons.dedup();
+    if reasons.is_empty() {
+        reasons.push("no signature layer carries a signature".into());
+    }
+    Err(Failure::new(first, reasons.join("; ")))
 }
 
 /// DSSE pre-authentication encoding.

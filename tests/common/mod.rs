@@ -2,6 +2,7 @@
 //! user does, and read its JSON output.
 #![allow(dead_code)]
 
+pub mod fulcio;
 pub mod oci;
 
 use assert_cmd::Command;

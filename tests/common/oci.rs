@@ -210,6 +210,29 @@ impl Pusher {
         self.manifest(repo, &cosign_tag(digest, "sig"), &manifest, OCI_MANIFEST);
     }
 
+    /// Pushes a keyless cosign signature: certificate and Rekor bundle annotations.
+    pub fn keyless_signature(
+        &self,
+        repo: &str,
+        digest: &str,
+        payload: &[u8],
+        sig: &str,
+        cert_pem: &str,
+        bundle: &str,
+    ) {
+        let config = self.config(repo, "cosign-keyless");
+        let mut d = self.blob(repo, payload);
+        d["mediaType"] = json!("application/vnd.dev.cosign.simplesigning.v1+json");
+        d["annotations"] = json!({
+            "dev.cosignproject.cosign/signature": sig,
+            "dev.sigstore.cosign/certificate": cert_pem,
+            "dev.sigstore.cosign/bundle": bundle,
+        });
+        let manifest =
+            json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [d]});
+        self.manifest(repo, &cosign_tag(digest, "sig"), &manifest, OCI_MANIFEST);
+    }
+
     /// Pushes a cosign `.att` manifest for `digest` with the given DSSE envelopes.
     pub fn attestations(&self, repo: &str, digest: &str, envelopes: &[Value]) {
         let config = self.config(repo, "attestations");
@@ -323,6 +346,15 @@ impl Key {
 
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         self.signer.sign(msg).unwrap()
+    }
+
+    /// DER SubjectPublicKeyInfo (log IDs are its sha256).
+    pub fn public_der(&self) -> Vec<u8> {
+        self.signer
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_der()
+            .unwrap()
     }
 }
 

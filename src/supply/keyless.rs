@@ -1,0 +1,506 @@
+//! Keyless (Fulcio) signatures, verified offline against a policy-controller `TrustRoot`:
+//! the certificate must chain to a trusted CA, carry a matching identity (SAN subject, OIDC
+//! issuer extension), hold an SCT from a trusted CT log (unless the policy sets
+//! `insecureIgnoreSCT`), and be valid at the Rekor entry's integrated time, proven by a Rekor
+//! SET signed by a trusted transparency-log key. Then the signature must verify with the
+//! certificate's key. Fulcio certificates live ten minutes, so "now" is the wrong clock.
+
+use super::policy::Identity;
+use base64::Engine as _;
+use der::{Decode, Encode};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use sigstore::crypto::{CosignVerificationKey, Signature};
+use std::collections::BTreeMap;
+use x509_cert::Certificate;
+
+/// OIDC issuer extensions Fulcio writes: legacy raw string (…1.1), DER UTF8String (…1.8).
+const ISSUER_V1: &str = "1.3.6.1.4.1.57264.1.1";
+const ISSUER_V2: &str = "1.3.6.1.4.1.57264.1.8";
+/// Embedded SCT list (RFC 6962).
+const SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+const SAN: &str = "2.5.29.17";
+
+/// policy-controller `TrustRoot` (`spec.sigstoreKeys`), offline.
+#[derive(Debug, Clone)]
+pub struct TrustRoot {
+    pub name: String,
+    pub cas: Vec<Certificate>,
+    /// Rekor keys by log ID (hex sha256 of the key's DER SPKI).
+    pub tlog_keys: BTreeMap<String, CosignVerificationKey>,
+    /// CT log keys by log ID (sha256 of the key's DER SPKI).
+    pub ct_keys: BTreeMap<[u8; 32], CosignVerificationKey>,
+}
+
+fn pem_or_base64(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.starts_with("-----BEGIN") {
+        return Ok(s.to_string());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.split_whitespace().collect::<String>())
+        .map_err(|e| format!("neither PEM nor base64-encoded PEM: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "base64 does not decode to PEM text".to_string())
+}
+
+fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    pem.split(&end)
+        .filter_map(|b| b.split_once(&begin).map(|(_, body)| body))
+        .filter_map(|body| {
+            base64::engine::general_purpose::STANDARD
+                .decode(body.split_whitespace().collect::<String>())
+                .ok()
+        })
+        .collect()
+}
+
+fn key_and_id(pem: &str) -> Result<(CosignVerificationKey, [u8; 32]), String> {
+    let der = pem_blocks(pem, "PUBLIC KEY")
+        .into_iter()
+        .next()
+        .ok_or("no PUBLIC KEY block")?;
+    let key = CosignVerificationKey::try_from_der(&der).map_err(|e| e.to_string())?;
+    Ok((key, Sha256::digest(&der).into()))
+}
+
+/// Reads a TrustRoot document.
+pub fn trust_root(doc: &Json) -> Result<TrustRoot, String> {
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Json::as_str)
+        .unwrap_or("<unnamed>")
+        .to_string();
+    let keys = doc.pointer("/spec/sigstoreKeys").ok_or_else(|| {
+        format!("TrustRoot {name}: only spec.sigstoreKeys (offline keys) is supported")
+    })?;
+    let err = |m: String| format!("TrustRoot {name}: {m}");
+    let mut cas = Vec::new();
+    for ca in keys
+        .get("certificateAuthorities")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let chain = ca
+            .get("certChain")
+            .and_then(Json::as_str)
+            .ok_or_else(|| err("certificateAuthorities[] needs certChain".into()))?;
+        let pem = pem_or_base64(chain).map_err(|e| err(format!("certChain {e}")))?;
+        for der in pem_blocks(&pem, "CERTIFICATE") {
+            cas.push(
+                Certificate::from_der(&der)
+                    .map_err(|e| err(format!("certChain holds an invalid certificate: {e}")))?,
+            );
+        }
+    }
+    let mut tlog_keys = BTreeMap::new();
+    for log in keys
+        .get("tLogs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let pk = log
+            .get("publicKey")
+            .and_then(Json::as_str)
+            .ok_or_else(|| err("tLogs[] needs publicKey".into()))?;
+        let (key, id) = key_and_id(&pem_or_base64(pk).map_err(&err)?)
+            .map_err(|e| err(format!("tLogs publicKey: {e}")))?;
+        tlog_keys.insert(hex(&id), key);
+    }
+    let mut ct_keys = BTreeMap::new();
+    for log in keys
+        .get("ctLogs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let pk = log
+            .get("publicKey")
+            .and_then(Json::as_str)
+            .ok_or_else(|| err("ctLogs[] needs publicKey".into()))?;
+        let (key, id) = key_and_id(&pem_or_base64(pk).map_err(&err)?)
+            .map_err(|e| err(format!("ctLogs publicKey: {e}")))?;
+        ct_keys.insert(id, key);
+    }
+    if cas.is_empty() {
+        return Err(err(
+            "no certificate authority (certificateAuthorities[].certChain)".into(),
+        ));
+    }
+    Ok(TrustRoot {
+        name,
+        cas,
+        tlog_keys,
+        ct_keys,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a keyless signature layer carries.
+pub struct KeylessLayer<'a> {
+    pub payload: &'a [u8],
+    pub signature: &'a str,
+    pub certificate: Option<&'a str>,
+    pub bundle: Option<&'a str>,
+}
+
+/// Why a keyless signature was refused; `code` is the finding code.
+pub type Refusal = (&'static str, String);
+
+fn ext_value<'a>(cert: &'a Certificate, oid: &str) -> Option<&'a [u8]> {
+    cert.tbs_certificate()
+        .extensions()?
+        .iter()
+        .find(|e| e.extn_id.to_string() == oid)
+        .map(|e| e.extn_value.as_bytes())
+}
+
+/// The certificate's identity: (issuer, subjects from the SAN).
+pub fn identity(cert: &Certificate) -> (Option<String>, Vec<String>) {
+    let issuer = ext_value(cert, ISSUER_V2)
+        .and_then(|v| {
+            der::asn1::Utf8StringRef::from_der(v)
+                .ok()
+                .map(|s| s.as_str().to_string())
+        })
+        .or_else(|| ext_value(cert, ISSUER_V1).map(|v| String::from_utf8_lossy(v).into_owned()));
+    let mut subjects = Vec::new();
+    if let Some(v) = ext_value(cert, SAN) {
+        if let Ok(san) = x509_cert::ext::pkix::SubjectAltName::from_der(v) {
+            for name in san.0 {
+                match name {
+                    x509_cert::ext::pkix::name::GeneralName::Rfc822Name(s) => {
+                        subjects.push(s.to_string())
+                    }
+                    x509_cert::ext::pkix::name::GeneralName::UniformResourceIdentifier(s) => {
+                        subjects.push(s.to_string())
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (issuer, subjects)
+}
+
+fn identity_matches(identities: &[Identity], issuer: Option<&str>, subjects: &[String]) -> bool {
+    identities.iter().any(|id| {
+        let issuer_ok = match (&id.issuer, &id.issuer_regexp) {
+            (Some(want), _) => issuer == Some(want.as_str()),
+            (None, Some(re)) => issuer.is_some_and(|i| re.is_match(i)),
+            (None, None) => true,
+        };
+        let subject_ok = match (&id.subject, &id.subject_regexp) {
+            (Some(want), _) => subjects.iter().any(|s| s == want),
+            (None, Some(re)) => subjects.iter().any(|s| re.is_match(s)),
+            (None, None) => true,
+        };
+        issuer_ok && subject_ok
+    })
+}
+
+fn valid_at(cert: &Certificate, unix: i64) -> bool {
+    let v = cert.tbs_certificate().validity();
+    let nb = v.not_before.to_unix_duration().as_secs() as i64;
+    let na = v.not_after.to_unix_duration().as_secs() as i64;
+    nb <= unix && unix <= na
+}
+
+fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+    if cert.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
+        return false;
+    }
+    let Ok(tbs) = cert.tbs_certificate().to_der() else {
+        return false;
+    };
+    let Ok(key) =
+        CosignVerificationKey::try_from(issuer.tbs_certificate().subject_public_key_info())
+    else {
+        return false;
+    };
+    let Some(sig) = cert.signature().as_bytes() else {
+        return false;
+    };
+    key.verify_signature(Signature::Raw(sig), &tbs).is_ok()
+}
+
+/// Verifies one keyless signature layer for `digest` (the payload's digest check is the
+/// caller's, as for key signatures).
+pub fn verify(
+    layer: &KeylessLayer<'_>,
+    root: &TrustRoot,
+    identities: &[Identity],
+    insecure_ignore_sct: bool,
+) -> Result<(), Refusal> {
+    let cert_pem = layer.certificate.ok_or((
+        "image-signature-invalid",
+        "signature has no certificate (not a keyless signature)".to_string(),
+    ))?;
+    let der = pem_blocks(cert_pem, "CERTIFICATE")
+        .into_iter()
+        .next()
+        .ok_or((
+            "image-signature-invalid",
+            "certificate annotation is not PEM".to_string(),
+        ))?;
+    let cert = Certificate::from_der(&der).map_err(|e| {
+        (
+            "image-signature-invalid",
+            format!("invalid certificate: {e}"),
+        )
+    })?;
+    // 1. Chain: signed by a CA of the trust root.
+    let Some(issuer) = root.cas.iter().find(|ca| signed_by(&cert, ca)) else {
+        return Err((
+            "keyless-untrusted-ca",
+            format!(
+                "certificate is not issued by a certificate authority of trust root {}",
+                root.name
+            ),
+        ));
+    };
+    // 2. Rekor SET: proves the signature was logged at integratedTime.
+    let bundle = layer.bundle.ok_or((
+        "keyless-no-rekor",
+        "no Rekor bundle: the certificate's validity cannot be judged".to_string(),
+    ))?;
+    let raw = serde_json::json!({"base64Signature": layer.signature, "cert": cert_pem, "rekorBundle": serde_json::from_str::<Json>(bundle).unwrap_or(Json::Null)});
+    let verified = sigstore::cosign::bundle::SignedArtifactBundle::new_verified(
+        &raw.to_string(),
+        &root.tlog_keys,
+    )
+    .map_err(|e| {
+        (
+            "keyless-rekor-invalid",
+            format!(
+                "Rekor bundle does not verify with the transparency-log keys of trust root {}: {e}",
+                root.name
+            ),
+        )
+    })?;
+    let integrated = verified.rekor_bundle.payload.integrated_time;
+    check_rekor_body(&verified.rekor_bundle.payload.body, layer)?;
+    // 3. Validity at the integrated time (of the leaf and its issuer).
+    if !valid_at(&cert, integrated) || !valid_at(issuer, integrated) {
+        return Err((
+            "keyless-expired",
+            format!("certificate was not valid at the Rekor integrated time {integrated}"),
+        ));
+    }
+    // 4. SCT from a trusted CT log.
+    if !insecure_ignore_sct {
+        verify_sct(&cert, issuer, root).map_err(|e| ("keyless-sct-invalid", e))?;
+    }
+    // 5. Identity.
+    let (iss, subjects) = identity(&cert);
+    if !identity_matches(identities, iss.as_deref(), &subjects) {
+        return Err((
+            "keyless-identity-mismatch",
+            format!("certificate identity (issuer {:?}, subject {:?}) matches none of the policy's identities", iss.unwrap_or_default(), subjects),
+        ));
+    }
+    // 6. The signature itself, with the certificate's key.
+    let key = CosignVerificationKey::try_from(cert.tbs_certificate().subject_public_key_info())
+        .map_err(|e| {
+            (
+                "image-signature-invalid",
+                format!("certificate key unusable: {e}"),
+            )
+        })?;
+    key.verify_signature(
+        Signature::Base64Encoded(layer.signature.as_bytes()),
+        layer.payload,
+    )
+    .map_err(|_| {
+        (
+            "image-signature-invalid",
+            "signature does not verify with the certificate's key (altered payload)".to_string(),
+        )
+    })
+}
+
+/// The logged entry must be this signature over this payload (hashedrekord).
+fn check_rekor_body(body_b64: &str, layer: &KeylessLayer<'_>) -> Result<(), Refusal> {
+    let bad = |m: &str| {
+        (
+            "keyless-rekor-invalid",
+            format!("Rekor entry does not describe this signature: {m}"),
+        )
+    };
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(body_b64)
+        .map_err(|_| bad("body is not base64"))?;
+    let body: Json = serde_json::from_slice(&body).map_err(|_| bad("body is not JSON"))?;
+    let logged_sig = body
+        .pointer("/spec/signature/content")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let logged_hash = body
+        .pointer("/spec/data/hash/value")
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    if logged_sig != layer.signature {
+        return Err(bad("another signature was logged"));
+    }
+    if logged_hash != format!("{:x}", Sha256::digest(layer.payload)) {
+        return Err(bad("another payload was logged"));
+    }
+    Ok(())
+}
+
+// --- SCT (RFC 6962 §3.2, precertificate entries) -------------------------------------------
+
+/// Minimal DER TLV reading: (tag, header length, content length).
+fn tlv(bytes: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *bytes.first()?;
+    let first = *bytes.get(1)? as usize;
+    if first < 0x80 {
+        return Some((tag, 2, first));
+    }
+    let n = first & 0x7f;
+    if n == 0 || n > 4 {
+        return None;
+    }
+    let mut len = 0usize;
+    for i in 0..n {
+        len = (len << 8) | *bytes.get(2 + i)? as usize;
+    }
+    Some((tag, 2 + n, len))
+}
+
+fn encode(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn children(content: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (_, h, l) = tlv(rest)?;
+        out.push(rest.get(..h + l)?);
+        rest = &rest[h + l..];
+    }
+    Some(out)
+}
+
+/// The TBS certificate without the SCT list extension: what the CT log signed.
+pub fn precert_tbs(tbs_der: &[u8]) -> Option<Vec<u8>> {
+    let sct_oid = der::asn1::ObjectIdentifier::new_unwrap(SCT_LIST)
+        .to_der()
+        .ok()?;
+    let (tag, h, l) = tlv(tbs_der)?;
+    let mut fields = Vec::new();
+    for field in children(tbs_der.get(h..h + l)?)? {
+        if field.first() == Some(&0xa3) {
+            let (_, h3, l3) = tlv(field)?;
+            let seq = field.get(h3..h3 + l3)?;
+            let (stag, hs, ls) = tlv(seq)?;
+            let exts: Vec<u8> = children(seq.get(hs..hs + ls)?)?
+                .into_iter()
+                .filter(|ext| {
+                    let Some((_, he, _)) = tlv(ext) else {
+                        return true;
+                    };
+                    !ext[he..].starts_with(&sct_oid)
+                })
+                .flat_map(|e| e.to_vec())
+                .collect();
+            fields.extend(encode(0xa3, &encode(stag, &exts)));
+        } else {
+            fields.extend_from_slice(field);
+        }
+    }
+    Some(encode(tag, &fields))
+}
+
+/// The bytes a CT log signs for a precertificate SCT.
+pub fn sct_signed_data(
+    timestamp: u64,
+    issuer_spki_der: &[u8],
+    precert_tbs: &[u8],
+    extensions: &[u8],
+) -> Vec<u8> {
+    let mut d = vec![0u8, 0u8]; // v1, certificate_timestamp
+    d.extend(timestamp.to_be_bytes());
+    d.extend([0u8, 1u8]); // precert_entry
+    d.extend(Sha256::digest(issuer_spki_der));
+    let len = precert_tbs.len();
+    d.extend([(len >> 16) as u8, (len >> 8) as u8, len as u8]);
+    d.extend_from_slice(precert_tbs);
+    d.extend((extensions.len() as u16).to_be_bytes());
+    d.extend_from_slice(extensions);
+    d
+}
+
+fn verify_sct(cert: &Certificate, issuer: &Certificate, root: &TrustRoot) -> Result<(), String> {
+    let value = ext_value(cert, SCT_LIST)
+        .ok_or("certificate carries no SCT (set insecureIgnoreSCT to accept it)")?;
+    let list = der::asn1::OctetString::from_der(value)
+        .map_err(|e| format!("SCT list is not an OCTET STRING: {e}"))?;
+    let list = list.as_bytes();
+    let tbs = cert.tbs_certificate().to_der().map_err(|e| e.to_string())?;
+    let precert = precert_tbs(&tbs).ok_or("cannot rebuild the precertificate")?;
+    let issuer_spki = issuer
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let u16_at = |b: &[u8], i: usize| {
+        b.get(i..i + 2)
+            .map(|x| u16::from_be_bytes([x[0], x[1]]) as usize)
+    };
+    let total = u16_at(list, 0).ok_or("truncated SCT list")?;
+    let mut rest = list.get(2..2 + total).ok_or("truncated SCT list")?;
+    while !rest.is_empty() {
+        let len = u16_at(rest, 0).ok_or("truncated SCT")?;
+        let sct = rest.get(2..2 + len).ok_or("truncated SCT")?;
+        rest = &rest[2 + len..];
+        if sct.first() != Some(&0) || sct.len() < 43 {
+            continue;
+        }
+        let log_id: [u8; 32] = sct[1..33].try_into().map_err(|_| "bad log id")?;
+        let timestamp = u64::from_be_bytes(sct[33..41].try_into().map_err(|_| "bad timestamp")?);
+        let ext_len = u16_at(sct, 41).ok_or("truncated SCT")?;
+        let extensions = sct.get(43..43 + ext_len).ok_or("truncated SCT")?;
+        let sig_at = 43 + ext_len + 2; // skip hash and signature algorithm bytes
+        let sig_len = u16_at(sct, sig_at).ok_or("truncated SCT")?;
+        let signature = sct
+            .get(sig_at + 2..sig_at + 2 + sig_len)
+            .ok_or("truncated SCT")?;
+        let Some(key) = root.ct_keys.get(&log_id) else {
+            continue;
+        };
+        let data = sct_signed_data(timestamp, &issuer_spki, &precert, extensions);
+        if key
+            .verify_signature(Signature::Raw(signature), &data)
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "no SCT verifies with the CT log keys of trust root {}",
+        root.name
+    ))
+}
