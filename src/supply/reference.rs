@@ -82,7 +82,11 @@ mod tests {
             ImageRef::parse("127.0.0.1:5000/team/app@sha256:0123456789012345678901234567890123456789012345678901234567890123").unwrap().glob_name(),
             "127.0.0.1:5000/team/app@sha256:0123456789012345678901234567890123456789012345678901234567890123"
         );
-        assert!(ImageRef::parse("UPPER/case").is_err());
+        assert!(ImageRef::parse("app:bad tag!").is_err());
+        assert!(
+            ImageRef::parse("team/UPPER").is_err(),
+            "repository names are lower case"
+        );
     }
 
     #[test]
