@@ -729,3 +729,55 @@ mod keyless {
         assert_eq!(code, 0, "{v:#}");
     }
 }
+
+#[test]
+fn newer_bundle_format_signatures_and_attestations_as_referrers() {
+    let f = fixture(true);
+    let p = &f.pusher;
+    let digest = p.image("bundle/app", "1", "bundle");
+    let sign = oci::statement("https://sigstore.dev/cosign/sign/v1", &digest, json!({}));
+    let sbom = oci::statement(CDX, &digest, oci::cyclonedx());
+    p.bundle_referrers(
+        "bundle/app",
+        &digest,
+        &[
+            oci::envelope(&sign, "https://sigstore.dev/cosign/sign/v1", &|m| {
+                f.key.sign(m)
+            }),
+            oci::envelope(&sbom, CDX, &|m| f.key.sign(m)),
+        ],
+    );
+    let (code, v) = verify(
+        f.dir.path(),
+        &f.reg.addr,
+        &f.reg.image("bundle/app", "1"),
+        &[],
+    );
+    assert_eq!(code, 0, "no .sig or .att tag, both in bundles: {v:#}");
+
+    // A bundle signed by another key does not count.
+    let other = Key::generate();
+    let d2 = p.image("bundle/rogue", "1", "rogue bundle");
+    let sign = oci::statement("https://sigstore.dev/cosign/sign/v1", &d2, json!({}));
+    p.bundle_referrers(
+        "bundle/rogue",
+        &d2,
+        &[oci::envelope(
+            &sign,
+            "https://sigstore.dev/cosign/sign/v1",
+            &|m| other.sign(m),
+        )],
+    );
+    let (code, v) = verify(
+        f.dir.path(),
+        &f.reg.addr,
+        &f.reg.image("bundle/rogue", "1"),
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        reasons(&v).contains("no cosign signature"),
+        "{}",
+        reasons(&v)
+    );
+}

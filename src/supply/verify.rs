@@ -112,6 +112,9 @@ struct Evidence {
     digest: String,
     signatures: OnceCell<Result<Vec<SigLayer>, Failure>>,
     attestations: OnceCell<Result<Vec<Envelope>, Failure>>,
+    /// DSSE envelopes of cosign's newer bundle format (OCI referrers), fetched only when the
+    /// `.sig`/`.att` tags do not settle the question.
+    bundles: OnceCell<Result<Vec<Envelope>, Failure>>,
 }
 
 /// Verifies images, with verdict and tag caches shared by every caller.
@@ -280,6 +283,7 @@ impl Verifier {
             image: image.clone(),
             digest: digest.clone(),
             signatures: OnceCell::new(),
+            bundles: OnceCell::new(),
             attestations: OnceCell::new(),
         };
         let mut out = Vec::new();
@@ -404,7 +408,21 @@ impl Verifier {
                     .await
                     .as_ref()
                     .map_err(Clone::clone)?;
-                check_signatures(sigs, &ev.digest, keys)?;
+                if let Err(f) = check_signatures(sigs, &ev.digest, keys) {
+                    // cosign's newer bundle format: a signing statement in a referrer.
+                    let bundles = self.bundles(ev).await?;
+                    let req = AttestationReq {
+                        name: "signature bundle".into(),
+                        predicate_type: COSIGN_SIGN_PREDICATE.into(),
+                        policy: None,
+                    };
+                    let signed = bundles
+                        .iter()
+                        .any(|env| envelope_satisfies(env, &ev.digest, keys, &req).is_ok());
+                    if !signed {
+                        return Err(f);
+                    }
+                }
                 for req in &a.attestations {
                     self.check_attestation(p, req, keys, ev).await?;
                 }
@@ -489,14 +507,22 @@ impl Verifier {
         keys: &[CosignVerificationKey],
         ev: &Evidence,
     ) -> Result<(), Failure> {
-        let envelopes = ev
+        let tagged = ev
             .attestations
             .get_or_init(|| self.fetch_attestations(&ev.image, &ev.digest))
             .await
             .as_ref()
             .map_err(Clone::clone)?;
         let mut problems = Vec::new();
-        for env in envelopes {
+        let has_tagged_type = tagged
+            .iter()
+            .any(|e| statement_type(e).as_deref() == Some(req.predicate_type.as_str()));
+        let bundled: &[Envelope] = if has_tagged_type {
+            &[]
+        } else {
+            self.bundles(ev).await?
+        };
+        for env in tagged.iter().chain(bundled) {
             let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&env.payload) else {
                 problems.push(Failure::new(
                     "attestation-malformed",
@@ -556,6 +582,97 @@ impl Verifier {
                 req.name, req.predicate_type, ev.digest
             ),
         ))
+    }
+}
+
+/// The in-toto predicate type of cosign's newer bundle-format image signatures.
+const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+const BUNDLE_ARTIFACT: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+fn statement_type(env: &Envelope) -> Option<String> {
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&env.payload)
+        .ok()?;
+    let statement: Json = serde_json::from_slice(&payload).ok()?;
+    statement.get("predicateType")?.as_str().map(str::to_string)
+}
+
+/// A DSSE envelope that is a valid statement of `req`'s type about `digest`, signed by a key.
+fn envelope_satisfies(
+    env: &Envelope,
+    digest: &str,
+    keys: &[CosignVerificationKey],
+    req: &AttestationReq,
+) -> Result<(), Failure> {
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&env.payload)
+        .map_err(|_| Failure::new("attestation-malformed", "payload is not base64"))?;
+    let statement: Json = serde_json::from_slice(&payload)
+        .map_err(|_| Failure::new("attestation-malformed", "payload is not JSON"))?;
+    if statement.get("predicateType").and_then(Json::as_str) != Some(req.predicate_type.as_str()) {
+        return Err(Failure::new(
+            "attestation-missing",
+            "another predicate type",
+        ));
+    }
+    check_statement(env, &payload, &statement, digest, keys, req)
+}
+
+impl Verifier {
+    /// Bundle-format envelopes attached to the digest as OCI referrers (referrers API or its
+    /// `sha256-<hex>` tag fallback), fetched once per verification.
+    async fn bundles<'a>(&self, ev: &'a Evidence) -> Result<&'a [Envelope], Failure> {
+        ev.bundles
+            .get_or_init(|| self.fetch_bundles(&ev.image, &ev.digest))
+            .await
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
+    }
+
+    async fn fetch_bundles(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+    ) -> Result<Vec<Envelope>, Failure> {
+        let subject = image.at_digest(digest);
+        let referrers = match self.registry.referrers(&subject, BUNDLE_ARTIFACT).await {
+            Ok(r) => r,
+            Err(RegistryError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(fault("signature bundles (referrers)", image, e)),
+        };
+        let mut out = Vec::new();
+        for r in referrers {
+            let reference = image.at_digest(&r.digest);
+            let manifest = self
+                .registry
+                .manifest(&reference)
+                .await
+                .map_err(|e| fault("a signature bundle", image, e))?;
+            for layer in layers(&manifest)
+                .into_iter()
+                .filter(|l| l.media_type == BUNDLE_ARTIFACT)
+            {
+                let blob = self
+                    .registry
+                    .blob(&reference, &layer)
+                    .await
+                    .map_err(|e| fault("a signature bundle", image, e))?;
+                let bundle: Json = serde_json::from_slice(&blob).map_err(|e| {
+                    Failure::new(
+                        "image-signature-invalid",
+                        format!("signature bundle {} is not JSON: {e}", layer.digest),
+                    )
+                })?;
+                if let Some(env) = bundle
+                    .get("dsseEnvelope")
+                    .and_then(|e| serde_json::from_value::<Envelope>(e.clone()).ok())
+                {
+                    out.push(env);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

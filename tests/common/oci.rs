@@ -249,26 +249,59 @@ impl Pusher {
         self.manifest(repo, &cosign_tag(digest, "att"), &manifest, OCI_MANIFEST);
     }
 
-    /// Attaches an unsigned CycloneDX SBOM as an OCI referrer of `digest`, and writes the
-    /// `sha256-<hex>` tag index (the referrers fallback distribution 2.8 needs).
+    /// Attaches an unsigned CycloneDX SBOM as an OCI referrer of `digest`.
     pub fn sbom_referrer(&self, repo: &str, digest: &str, image_manifest_size: usize) {
-        let mut config = self.blob(repo, b"{}");
-        config["mediaType"] = json!("application/vnd.oci.empty.v1+json");
-        let mut layer = self.blob(
+        let sbom = br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}"#;
+        let ct = "application/vnd.cyclonedx+json";
+        self.referrers(
             repo,
-            br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}"#,
+            digest,
+            image_manifest_size,
+            &[(ct, ct, sbom.to_vec())],
         );
-        layer["mediaType"] = json!("application/vnd.cyclonedx+json");
-        let manifest = json!({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.cyclonedx+json",
-            "config": config, "layers": [layer],
-            "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": image_manifest_size}
-        });
-        let bytes = serde_json::to_vec(&manifest).unwrap();
-        let mdigest = self.manifest(repo, "sbom", &manifest, OCI_MANIFEST);
-        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-            {"mediaType": OCI_MANIFEST, "digest": mdigest, "size": bytes.len(), "artifactType": "application/vnd.cyclonedx+json"}
-        ]});
+    }
+
+    /// Attaches sigstore bundles (cosign's newer format) holding these DSSE envelopes.
+    pub fn bundle_referrers(&self, repo: &str, digest: &str, envelopes: &[Value]) {
+        let bt = "application/vnd.dev.sigstore.bundle.v0.3+json";
+        let items: Vec<(&str, &str, Vec<u8>)> = envelopes
+            .iter()
+            .map(|env| {
+                let mut env = env.clone();
+                env.as_object_mut().unwrap().remove("_predicateType");
+                let bundle = json!({"mediaType": bt, "verificationMaterial": {"publicKey": {"hint": ""}}, "dsseEnvelope": env});
+                (bt, bt, serde_json::to_vec(&bundle).unwrap())
+            })
+            .collect();
+        self.referrers(repo, digest, 400, &items);
+    }
+
+    /// Pushes one referrer manifest per (artifactType, layer media type, blob) with `subject`
+    /// = `digest`, and the `sha256-<hex>` tag index listing them (the referrers fallback that
+    /// distribution 2.8 needs).
+    fn referrers(
+        &self,
+        repo: &str,
+        digest: &str,
+        subject_size: usize,
+        items: &[(&str, &str, Vec<u8>)],
+    ) {
+        let mut entries = Vec::new();
+        for (i, (artifact_type, media_type, blob)) in items.iter().enumerate() {
+            let mut config = self.blob(repo, b"{}");
+            config["mediaType"] = json!("application/vnd.oci.empty.v1+json");
+            let mut layer = self.blob(repo, blob);
+            layer["mediaType"] = json!(media_type);
+            let manifest = json!({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+                "config": config, "layers": [layer],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": digest, "size": subject_size}
+            });
+            let bytes = serde_json::to_vec(&manifest).unwrap();
+            let mdigest = self.manifest(repo, &format!("referrer-{i}"), &manifest, OCI_MANIFEST);
+            entries.push(json!({"mediaType": OCI_MANIFEST, "digest": mdigest, "size": bytes.len(), "artifactType": artifact_type}));
+        }
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
         self.manifest(repo, &digest.replace(':', "-"), &index, OCI_INDEX);
     }
 }
