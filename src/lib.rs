@@ -16,5 +16,6 @@ pub mod input;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod server;
 pub mod supply;
 pub mod testing;

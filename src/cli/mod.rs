@@ -4,6 +4,7 @@
 mod check;
 mod parse;
 mod registry_args;
+mod serve;
 mod test;
 mod verify_image;
 
@@ -41,6 +42,8 @@ enum Command {
     Test(test::Args),
     /// Verify image signatures and attestations against ClusterImagePolicies.
     VerifyImage(verify_image::Args),
+    /// Serve the validating admission webhook (HTTPS).
+    Serve(serve::Args),
 }
 
 /// Parses argv and runs the verb; returns the process exit code.
@@ -57,12 +60,13 @@ where
             return code;
         }
     };
-    init_tracing();
+    init_tracing(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Parse(args) => parse::run(args),
         Command::Test(args) => test::run(args),
         Command::VerifyImage(args) => verify_image::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
@@ -73,13 +77,19 @@ where
     }
 }
 
-fn init_tracing() {
+/// Logs to stderr, filtered by POLICYCTL_LOG; the server logs JSON at info (decision lines).
+fn init_tracing(server: bool) {
+    let default = if server { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("POLICYCTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if server {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Writes a rendered report to stdout; a closed pipe (`| head`) is not an error.

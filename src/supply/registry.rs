@@ -34,6 +34,7 @@ pub enum RegistryError {
 pub struct Registry {
     client: Arc<Client>,
     requests: Arc<AtomicUsize>,
+    errors: Arc<AtomicUsize>,
 }
 
 /// Registry settings shared by `check`, `verify-image` and `serve`.
@@ -86,6 +87,7 @@ impl Registry {
         Registry {
             client: Arc::new(Client::new(config)),
             requests: Arc::new(AtomicUsize::new(0)),
+            errors: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -97,6 +99,18 @@ impl Registry {
 
     fn count(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Registry requests that failed with a fault (not "not found").
+    pub fn errors(&self) -> usize {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    fn track<T>(&self, r: Result<T, RegistryError>) -> Result<T, RegistryError> {
+        if matches!(r, Err(RegistryError::Fault(_))) {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        r
     }
 
     /// Credentials for `registry` from Docker's config.json / credential helpers, else anonymous.
@@ -128,10 +142,12 @@ impl Registry {
     pub async fn resolve(&self, reference: &Reference) -> Result<String, RegistryError> {
         self.count();
         let auth = Self::auth_for(reference.resolve_registry());
-        self.client
+        let r = self
+            .client
             .fetch_manifest_digest(reference, &auth)
             .await
-            .map_err(classify)
+            .map_err(classify);
+        self.track(r)
     }
 
     /// The manifest at `reference`, as JSON.
@@ -141,11 +157,12 @@ impl Registry {
     ) -> Result<serde_json::Value, RegistryError> {
         self.count();
         let auth = Self::auth_for(reference.resolve_registry());
-        let (bytes, _) = self
+        let r = self
             .client
             .pull_manifest_raw(reference, &auth, MANIFEST_TYPES)
             .await
-            .map_err(classify)?;
+            .map_err(classify);
+        let (bytes, _) = self.track(r)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| RegistryError::Fault(format!("manifest of {reference} is not JSON: {e}")))
     }
@@ -164,10 +181,12 @@ impl Registry {
         }
         self.count();
         let mut out = Vec::with_capacity(descriptor.size as usize);
-        self.client
+        let r = self
+            .client
             .pull_blob(reference, descriptor, &mut out)
             .await
-            .map_err(classify)?;
+            .map_err(classify);
+        self.track(r)?;
         let actual = format!("sha256:{:x}", Sha256::digest(&out));
         if actual != descriptor.digest {
             return Err(RegistryError::Fault(format!(
@@ -191,11 +210,12 @@ impl Registry {
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
-        let index = self
+        let r = self
             .client
             .pull_referrers(reference, Some(artifact_type))
             .await
-            .map_err(classify)?;
+            .map_err(classify);
+        let index = self.track(r)?;
         Ok(index
             .manifests
             .into_iter()

@@ -125,6 +125,7 @@ pub struct Verifier {
     tags: moka::future::Cache<String, String>,
     deadline: Duration,
     verifications: AtomicUsize,
+    lookups: AtomicUsize,
     trust_roots: std::collections::BTreeMap<String, Arc<TrustRoot>>,
 }
 
@@ -175,6 +176,7 @@ impl Verifier {
                 .build(),
             deadline: opts.deadline,
             verifications: AtomicUsize::new(0),
+            lookups: AtomicUsize::new(0),
         }
     }
 
@@ -184,6 +186,11 @@ impl Verifier {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// (digest, policy) verdict lookups, cached or not.
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::Relaxed)
     }
 
     /// Policy verifications actually run (cache misses), for tests and benchmarks.
@@ -289,6 +296,7 @@ impl Verifier {
         let mut out = Vec::new();
         for p in policies {
             let key = (digest.clone(), p.fingerprint.clone());
+            self.lookups.fetch_add(1, Ordering::Relaxed);
             let result = self
                 .verdicts
                 .try_get_with(key, async {

@@ -1,0 +1,112 @@
+//! `policyctl serve`: the validating admission webhook.
+
+use super::registry_args::RegistryArgs;
+use crate::eval::Namespaces;
+use crate::policy::{LoadOptions, RegoVersion};
+use crate::server::{self, ServeOptions};
+use crate::supply::registry::RegistryOptions;
+use crate::supply::verify::VerifierOptions;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "POST /validate takes admission.k8s.io/v1 AdmissionReviews; /healthz, /readyz and \
+/metrics (Prometheus) are served too. Policies, inventory and the TLS certificate are reloaded when \
+their files change; a broken policy set is refused and the last good one keeps serving. Logs are \
+JSON on stderr, one decision line per request.\n\nExample:\n  policyctl serve -p builtin -p /policies \
+--tls-cert /tls/tls.crt --tls-key /tls/tls.key"
+)]
+pub struct Args {
+    /// Policy file or directory (repeatable); `builtin` for the built-in library.
+    #[arg(short = 'p', long = "policy", value_name = "PATH", required = true)]
+    pub policy: Vec<String>,
+
+    /// JSON/YAML data merged into `data` (repeatable).
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+
+    /// Packages to evaluate (globs; default `main` plus the built-in library).
+    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    pub namespace: Vec<String>,
+
+    /// Evaluate every package.
+    #[arg(long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Force the Rego dialect instead of detecting it per file.
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub rego_version: Option<RegoVersion>,
+
+    /// Objects loaded into Gatekeeper's data.inventory (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Vec<String>,
+
+    /// PEM certificate (chain) served to the API server; reloaded when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+
+    /// PEM private key of the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub addr: std::net::SocketAddr,
+
+    /// Answer this many seconds before the API server's ?timeout= expires.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub deadline_margin: f64,
+
+    /// How often policy, inventory and certificate files are checked for changes, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub reload_interval: f64,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub(super) fn run(args: Args) -> anyhow::Result<u8> {
+    let secs = |v: f64, flag: &str| {
+        anyhow::ensure!(
+            v.is_finite() && v >= 0.0,
+            "{flag} must be a non-negative number of seconds"
+        );
+        Ok(Duration::from_secs_f64(v))
+    };
+    let namespaces = if args.all_namespaces {
+        Namespaces::All
+    } else if args.namespace.is_empty() {
+        Namespaces::Default
+    } else {
+        Namespaces::from_globs(&args.namespace).map_err(anyhow::Error::msg)?
+    };
+    let opts = ServeOptions {
+        load: LoadOptions {
+            policy_paths: args.policy,
+            data_paths: args.data,
+            rego_version: args.rego_version,
+            include_tests: false,
+        },
+        namespaces,
+        registry: RegistryOptions {
+            insecure: args.registry.insecure_registry.clone(),
+        },
+        verifier: VerifierOptions {
+            deadline: secs(args.registry.timeout, "--timeout")?,
+            verdict_ttl: Duration::from_secs(args.registry.cache_ttl),
+            ..Default::default()
+        },
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        deadline_margin: secs(args.deadline_margin, "--deadline-margin")?,
+        reload_interval: secs(args.reload_interval, "--reload-interval")?
+            .max(Duration::from_millis(100)),
+        inventory: args.inventory,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(server::run(opts, args.addr))?;
+    Ok(0)
+}

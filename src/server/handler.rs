@@ -1,0 +1,264 @@
+//! `POST /validate`: AdmissionReview in, AdmissionReview out. Bad requests get 4xx with a
+//! reason; everything else gets HTTP 200 with the verdict, denying (fail closed) when
+//! evaluation errors or runs past the deadline.
+
+use super::AppState;
+use crate::finding::Severity;
+use crate::input::Document;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use kube_core::DynamicObject;
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Kubernetes keeps warnings short: each ≤ 120 characters, all together ≤ 4096.
+const WARNING_MAX: usize = 120;
+const WARNINGS_TOTAL: usize = 4096;
+
+fn bad_request(status: StatusCode, reason: impl Into<String>) -> Response {
+    let reason = reason.into();
+    tracing::warn!(%status, %reason, "rejected admission request");
+    (status, axum::Json(serde_json::json!({"error": reason}))).into_response()
+}
+
+/// `?timeout=10s` as the API server appends it (Go duration: `ms`, `s`, `m`).
+fn parse_timeout(v: &str) -> Option<Duration> {
+    let (num, unit) = v
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((v, "s"), |i| (&v[..i], &v[i..]));
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+pub async fn validate(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    // Parse and validate the envelope: anything that is not a v1 AdmissionReview is a 400.
+    let raw: Json = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+    };
+    if raw.get("kind").and_then(Json::as_str) != Some("AdmissionReview") {
+        return bad_request(
+            StatusCode::BAD_REQUEST,
+            "not an AdmissionReview: the body's kind must be AdmissionReview",
+        );
+    }
+    match raw.get("apiVersion").and_then(Json::as_str) {
+        Some("admission.k8s.io/v1") => {}
+        other => {
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "unsupported AdmissionReview apiVersion {:?}: policyctl serves admission.k8s.io/v1 \
+                     (set admissionReviewVersions: [v1] in the webhook configuration)",
+                    other.unwrap_or("")
+                ),
+            )
+        }
+    }
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(raw.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                format!("invalid AdmissionReview: {e}"),
+            )
+        }
+    };
+    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+        Ok(r) => r,
+        Err(_) => return bad_request(StatusCode::BAD_REQUEST, "AdmissionReview has no request"),
+    };
+    if raw.pointer("/request/object").is_none_or(Json::is_null)
+        && raw.pointer("/request/oldObject").is_none_or(Json::is_null)
+    {
+        return bad_request(
+            StatusCode::BAD_REQUEST,
+            "AdmissionRequest has neither object nor oldObject to review",
+        );
+    }
+
+    // The API server waits `timeout`; answer `margin` before it.
+    let api_timeout = query
+        .get("timeout")
+        .and_then(|t| parse_timeout(t))
+        .unwrap_or(Duration::from_secs(10));
+    let budget = api_timeout
+        .saturating_sub(state.opts.deadline_margin)
+        .max(Duration::from_millis(100));
+
+    let policies = state.current();
+    let doc = Document {
+        file: format!("admission:{}", request.uid),
+        line: 0,
+        resource: None,
+        contents: raw,
+    };
+    let evaluation = tokio::task::spawn_blocking({
+        let policies = policies.clone();
+        move || policies.evaluator.evaluate_owned(&policies.engine, doc)
+    });
+    let outcome = match tokio::time::timeout(budget, evaluation).await {
+        Ok(Ok(o)) => Ok(o),
+        Ok(Err(join)) => Err(format!("policy evaluation failed unexpectedly: {join}")),
+        Err(_) => Err(format!(
+            "policyctl could not finish within the admission deadline ({:.1}s of the API server's {:.0}s)",
+            budget.as_secs_f64(),
+            api_timeout.as_secs_f64()
+        )),
+    };
+
+    let mut response = AdmissionResponse::from(&request);
+    let mut denials = Vec::new();
+    let mut warnings = Vec::new();
+    let mut violated = Vec::new();
+    match outcome {
+        Ok(out) => {
+            for f in &out.findings {
+                let line = format!("[{}/{}] {}", f.policy, f.rule, f.message);
+                match f.severity {
+                    Severity::Failure => {
+                        violated.push(f.policy.clone());
+                        denials.push(line);
+                    }
+                    Severity::Warning => warnings.push(line),
+                    Severity::Exception | Severity::Dryrun => {}
+                }
+            }
+            for e in &out.errors {
+                // A policy that cannot be evaluated denies: fail closed.
+                denials.push(format!("[policyctl error] {}", e.message));
+            }
+        }
+        Err(reason) => denials.push(reason),
+    }
+    if !denials.is_empty() {
+        let message = format!("policyctl denied the request:\n- {}", denials.join("\n- "));
+        response = response.deny(message);
+        response.result.code = 403;
+        response.result.reason = "Forbidden".into();
+    }
+    if !warnings.is_empty() {
+        let mut kept = Vec::new();
+        let mut total = 0;
+        for w in &warnings {
+            let w = truncate(w, WARNING_MAX);
+            if total + w.len() > WARNINGS_TOTAL {
+                kept.push(format!(
+                    "… and {} more warnings",
+                    warnings.len() - kept.len()
+                ));
+                break;
+            }
+            total += w.len();
+            kept.push(w);
+        }
+        response.warnings = Some(kept);
+    }
+
+    let decision = if !response.allowed {
+        "deny"
+    } else if response.warnings.is_some() {
+        "warn"
+    } else {
+        "allow"
+    };
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .requests
+        .get_or_create(&super::metrics::RequestLabels {
+            decision: decision.into(),
+            kind: request.kind.kind.clone(),
+        })
+        .inc();
+    state.metrics.latency.observe(elapsed.as_secs_f64());
+    // One decision-log line per request; the object itself is never logged.
+    tracing::info!(
+        target: "policyctl::decision",
+        uid = %request.uid,
+        kind = %request.kind.kind,
+        namespace = request.namespace.as_deref().unwrap_or(""),
+        name = %request.name,
+        operation = ?request.operation,
+        user = request.user_info.username.as_deref().unwrap_or(""),
+        dry_run = request.dry_run,
+        decision,
+        violated = ?violated,
+        duration_ms = elapsed.as_secs_f64() * 1e3,
+    );
+    (StatusCode::OK, axum::Json(response.into_review())).into_response()
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    }
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let p = state.current();
+    if let Some(v) = &p.verifier {
+        state
+            .metrics
+            .image_cache_hits
+            .set(v.lookups().saturating_sub(v.verifications()) as i64);
+        state
+            .metrics
+            .image_verifications
+            .set(v.verifications() as i64);
+        state
+            .metrics
+            .registry_errors
+            .set(v.registry().errors() as i64);
+    }
+    (
+        StatusCode::OK,
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_server_timeouts() {
+        assert_eq!(parse_timeout("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("1m"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_timeout("soon"), None);
+        assert_eq!(truncate(&"x".repeat(200), 120).chars().count(), 120);
+    }
+}
