@@ -131,6 +131,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(handler::readyz))
         .route("/metrics", get(handler::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Refuses by Content-Length before reading the body (413 without waiting for 3 MiB).
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }

@@ -4,6 +4,7 @@
 
 pub mod fulcio;
 pub mod oci;
+pub mod webhook;
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -1,0 +1,419 @@
+//! `policyctl serve` as the API server sees it: real TLS on loopback, real AdmissionReview
+//! bodies; verdicts, warnings, deadlines, bad requests, reloads, metrics, shutdown.
+
+mod common;
+use common::oci::{self, Key, Pusher, TestRegistry};
+use common::webhook::{client, review, yaml_file, Ca, Webhook};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn response(body: &Value) -> &Value {
+    &body["response"]
+}
+
+fn fixture(path: &str) -> Value {
+    yaml_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+}
+
+#[test]
+fn create_update_delete_dry_run_allowed_denied_warned() {
+    let gk = "testdata/gatekeeper";
+    let w = Webhook::start(&[
+        "-p",
+        "builtin",
+        "-p",
+        &format!("{gk}/templates"),
+        "-p",
+        &format!("{gk}/constraints"),
+        "--inventory",
+        &format!("{gk}/inventory"),
+    ]);
+    // Allowed: a compliant Pod and Deployment (in a namespace the constraints know, with the
+    // labels they require).
+    let mut deployment = fixture("testdata/k8s/allowed/deployment.yaml");
+    deployment["metadata"]["namespace"] = json!("prod-shop");
+    deployment["metadata"]["labels"]["owner"] = json!("team-web");
+    deployment["metadata"]["labels"]["cost-center"] = json!("42");
+    for (path, object) in [
+        ("pod", fixture("testdata/k8s/allowed/pod.yaml")),
+        ("deployment", deployment),
+    ] {
+        let (status, body) = w.review(&review("CREATE", Some(&object), None, false));
+        assert_eq!(status, 200);
+        assert_eq!(response(&body)["allowed"], true, "{path}: {body:#}");
+        assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(body["kind"], "AdmissionReview");
+    }
+    // Denied with every violation listed, uid echoed, 403.
+    let (_, body) = w.review(&review(
+        "CREATE",
+        Some(&fixture("testdata/k8s/denied/privileged.yaml")),
+        None,
+        false,
+    ));
+    let r = response(&body);
+    assert_eq!(r["uid"], "uid-create-privileged");
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["code"], 403);
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("[policyctl.k8s.privileged/deny] DaemonSet \"privileged\": container \"app\" is privileged"), "{msg}");
+    // Warned: allowed, with warnings within the API server's limits.
+    let mut probes = fixture("testdata/k8s/denied/probes.yaml");
+    probes["metadata"]["namespace"] = json!("prod-shop");
+    probes["metadata"]["labels"]["owner"] = json!("team-web");
+    probes["metadata"]["labels"]["cost-center"] = json!("42");
+    let (_, body) = w.review(&review("CREATE", Some(&probes), None, false));
+    let r = response(&body);
+    assert_eq!(r["allowed"], true);
+    let warnings = r["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings
+        .iter()
+        .all(|w| w.as_str().unwrap().chars().count() <= 120));
+    // UPDATE with oldObject: the immutable-label constraint sees both.
+    let mut old = fixture("testdata/k8s/allowed/deployment.yaml");
+    old["metadata"]["labels"]["owner"] = json!("team-cart");
+    let mut new = old.clone();
+    new["metadata"]["labels"]["owner"] = json!("team-growth");
+    let (_, body) = w.review(&review("UPDATE", Some(&new), Some(&old), false));
+    let msg = response(&body)["status"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        msg.contains("label owner is immutable: team-cart -> team-growth (by alice@example.com)"),
+        "{body:#}"
+    );
+    // DELETE carries only oldObject.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keys", "namespace": "prod-shop", "labels": {"protected": "true"}}});
+    let (_, body) = w.review(&review("DELETE", None, Some(&cm), false));
+    assert_eq!(response(&body)["allowed"], false);
+    assert!(response(&body)["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ConfigMap keys is protected"));
+    let unprotected = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tmp", "namespace": "prod-shop"}});
+    let (_, body) = w.review(&review("DELETE", None, Some(&unprotected), false));
+    assert_eq!(response(&body)["allowed"], true, "{body:#}");
+    // dryRun is evaluated the same way.
+    let (_, body) = w.review(&review(
+        "CREATE",
+        Some(&fixture("testdata/k8s/denied/privileged.yaml")),
+        None,
+        true,
+    ));
+    assert_eq!(response(&body)["allowed"], false);
+    // One decision-log line per request, JSON, without the object.
+    let log = w.log();
+    let decisions: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "policyctl::decision")
+        .collect();
+    assert!(decisions.len() >= 8, "{log}");
+    assert!(decisions.iter().any(|d| d["decision"] == "deny"
+        && d["user"] == "alice@example.com"
+        && d["kind"] == "DaemonSet"));
+    assert!(!log.contains("securityContext"), "objects are never logged");
+}
+
+#[test]
+fn bad_requests_get_4xx_with_a_reason_and_the_server_keeps_serving() {
+    let w = Webhook::start(&["-p", "builtin"]);
+    let c = w.client();
+    let post = |body: Vec<u8>| {
+        let r = c
+            .post(w.url("/validate"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().unwrap())
+    };
+    assert_eq!(oversized_status(&w), 413, "body over 3 MiB");
+    let (s, t) = post(b"{not json".to_vec());
+    assert_eq!(s, 400);
+    assert!(t.contains("malformed JSON"), "{t}");
+    let (s, t) = post(serde_json::to_vec(&fixture("testdata/k8s/allowed/pod.yaml")).unwrap());
+    assert_eq!(s, 400);
+    assert!(t.contains("not an AdmissionReview"), "{t}");
+    let mut old = review(
+        "CREATE",
+        Some(&fixture("testdata/k8s/allowed/pod.yaml")),
+        None,
+        false,
+    );
+    old["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    let (s, t) = post(serde_json::to_vec(&old).unwrap());
+    assert_eq!(s, 400);
+    assert!(
+        t.contains("unsupported AdmissionReview apiVersion \\\"admission.k8s.io/v1beta1\\\""),
+        "{t}"
+    );
+    let (s, t) = post(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec());
+    assert_eq!(s, 400);
+    assert!(t.contains("no request"), "{t}");
+    // Still serving.
+    let (status, body) = w.review(&review(
+        "CREATE",
+        Some(&fixture("testdata/k8s/allowed/pod.yaml")),
+        None,
+        false,
+    ));
+    assert_eq!(
+        (status, response(&body)["allowed"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(
+        c.get(w.url("/healthz")).send().unwrap().status().as_u16(),
+        200
+    );
+    assert_eq!(
+        c.get(w.url("/readyz")).send().unwrap().status().as_u16(),
+        200
+    );
+    let metrics = c.get(w.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains("policyctl_admission_requests_total{decision=\"allow\",kind=\"Pod\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("policyctl_admission_duration_seconds_count 1"),
+        "{metrics}"
+    );
+    assert_eq!(w.terminate(), Some(0), "SIGTERM drains and exits cleanly");
+}
+
+#[test]
+fn unsigned_image_denied_through_an_image_policy_and_deadline_respected() {
+    let reg = TestRegistry::start();
+    let p = Pusher::new(&reg.addr);
+    let key = Key::generate();
+    let signed = p.image("web/app", "1", "signed");
+    let payload = oci::simple_signing("x", &signed);
+    p.signatures(
+        "web/app",
+        &signed,
+        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
+    );
+    p.image("web/app", "unsigned", "unsigned");
+    let dir = tempfile::tempdir().unwrap();
+    let hung = oci::silent_server(Duration::from_secs(30));
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: signed}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/**\"}}]\n  authorities:\n    - key:\n        data: |\n{}",
+            key.public_pem.lines().map(|l| format!("          {l}\n")).collect::<String>()
+        ),
+    )
+    .unwrap();
+    let w = Webhook::start(&[
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+        "--insecure-registry",
+        &hung,
+        "--timeout",
+        "30",
+    ]);
+    let pod = |image: String| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": image}]}});
+    let (_, body) = w.review(&review(
+        "CREATE",
+        Some(&pod(reg.image("web/app", "1"))),
+        None,
+        false,
+    ));
+    assert_eq!(response(&body)["allowed"], true, "{body:#}");
+    let (_, body) = w.review(&review(
+        "CREATE",
+        Some(&pod(reg.image("web/app", "unsigned"))),
+        None,
+        false,
+    ));
+    assert_eq!(response(&body)["allowed"], false);
+    let msg = response(&body)["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(
+            "[ClusterImagePolicy/signed/image-unsigned] containers[0] (c): image 127.0.0.1:"
+        ),
+        "{msg}"
+    );
+    // A registry that never answers: the API server's 3s timeout minus the 1s margin.
+    let start = Instant::now();
+    let r = w
+        .client()
+        .post(w.url("/validate?timeout=3s"))
+        .json(&review(
+            "CREATE",
+            Some(&pod(format!("{hung}/app:1"))),
+            None,
+            false,
+        ))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(2900),
+        "answered before the API server gives up: {elapsed:?}"
+    );
+    assert_eq!(response(&body)["allowed"], false);
+    assert!(
+        response(&body)["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admission deadline"),
+        "{body:#}"
+    );
+}
+
+/// Sends headers announcing a 4 MiB body over a raw TLS connection, then reads the status line:
+/// the server must refuse by Content-Length, without waiting for the body.
+fn oversized_status(w: &Webhook) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_slice(w.ca.pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(&w.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let len = 4 * 1024 * 1024;
+    write!(tls, "POST /validate HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n", w.addr).unwrap();
+    tls.flush().unwrap();
+    let mut buf = [0u8; 64];
+    let n = tls.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// For every manifest in testdata/k8s, the webhook allows exactly what `check` passes.
+#[test]
+fn webhook_verdicts_equal_check_verdicts() {
+    let w = Webhook::start(&["-p", "builtin"]);
+    let mut compared = 0;
+    for dir in ["testdata/k8s/allowed", "testdata/k8s/denied"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let rel = format!("{dir}/{}", file.file_name().unwrap().to_string_lossy());
+            let (_, report) = common::check_json(&["check", &rel]);
+            let failing_lines: std::collections::BTreeSet<u64> = report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["severity"] == "failure")
+                .map(|f| f["line"].as_u64().unwrap())
+                .collect();
+            // The documents exactly as policies see them, with their lines.
+            let out = common::policyctl().args(["parse", &rel]).output().unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            for chunk in text.split("# ").filter(|c| !c.is_empty()) {
+                let (header, json_text) = chunk.split_once('\n').unwrap();
+                let line: u64 = header.rsplit(':').next().unwrap().parse().unwrap();
+                let object: Value = serde_json::from_str(json_text).unwrap();
+                let (_, body) = w.review(&review("CREATE", Some(&object), None, false));
+                let allowed = response(&body)["allowed"].as_bool().unwrap();
+                assert_eq!(
+                    allowed,
+                    !failing_lines.contains(&line),
+                    "{rel}:{line}: webhook {body:#} vs check {report:#}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 25, "{compared}");
+}
+
+#[test]
+fn certificate_rotation_keeps_connections_and_serves_the_new_certificate() {
+    let w = Webhook::start(&["-p", "builtin"]);
+    let old_client = w.client();
+    let ok = |c: &reqwest::blocking::Client| {
+        c.get(w.url("/healthz")).send().map(|r| r.status().as_u16())
+    };
+    assert_eq!(ok(&old_client).unwrap(), 200);
+    // Rotate to a certificate from another CA, as cert-manager would write it.
+    let new_ca = Ca::new("rotated CA");
+    let (cert, key) = new_ca.server_cert();
+    std::fs::write(w.dir.path().join("tls.key"), key).unwrap();
+    std::fs::write(w.cert_path(), cert).unwrap();
+    let new_client = client(&new_ca.pem);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ok(&new_client).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "rotated certificate never served: {}",
+            w.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The kept-alive connection of the old client still works.
+    assert_eq!(ok(&old_client).unwrap(), 200, "existing connection dropped");
+    // New connections trusting only the old CA now fail: the new certificate is served.
+    assert!(ok(&client(&w.ca.pem)).is_err());
+}
+
+#[test]
+fn a_broken_policy_written_while_serving_is_refused_and_old_verdicts_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.rego");
+    std::fs::write(&policy, "package main\nimport rego.v1\ndeny contains \"team label required\" if not input.metadata.labels.team\n").unwrap();
+    let w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}});
+    let denied = |w: &Webhook| {
+        let (_, body) = w.review(&review("CREATE", Some(&obj), None, false));
+        !response(&body)["allowed"].as_bool().unwrap()
+    };
+    assert!(denied(&w));
+    std::fs::write(
+        &policy,
+        "package main\nimport rego.v1\ndeny contains \"x\" if {\n",
+    )
+    .unwrap();
+    let c = w.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = c.get(w.url("/metrics")).send().unwrap().text().unwrap();
+        if m.contains("policyctl_reloads_total{what=\"policies\",result=\"failure\"} 1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reload failure never counted: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(denied(&w), "the last good policies keep serving");
+    assert!(w.log().contains("policy reload refused"), "{}", w.log());
+    // A good policy is picked up.
+    std::fs::write(
+        &policy,
+        "package main\nimport rego.v1\ndeny contains \"never\" if false\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while denied(&w) {
+        assert!(Instant::now() < deadline, "good policy never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
