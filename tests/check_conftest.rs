@@ -388,3 +388,32 @@ fn policy_syntax_errors_carry_line_and_column() {
     let re = regex::Regex::new(r"ERROR - testdata/bad/policies/syntax\.rego:\d+:\d+: ").unwrap();
     assert!(re.is_match(&text), "{text}");
 }
+
+#[test]
+fn policies_in_a_configmap_volume_layout_are_loaded() {
+    // Kubernetes mounts ConfigMap keys as symlinks into a hidden, atomically swapped `..data`.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("..2026_11_26_00_00_00.000");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(
+        data.join("policy.rego"),
+        "package main\nimport rego.v1\ndeny contains \"from configmap\" if input.debug\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&data, dir.path().join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/policy.rego", dir.path().join("policy.rego")).unwrap();
+    let input = dir.path().join("in.yaml");
+    std::fs::write(&input, "debug: true\n").unwrap();
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        dir.path().to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        findings(&report).len(),
+        1,
+        "loaded once, not once per link: {report:#}"
+    );
+}

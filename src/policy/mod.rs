@@ -125,6 +125,8 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
             continue;
         }
         for entry in walkdir::WalkDir::new(path)
+            // ConfigMap volumes are symlinks into a hidden `..data` directory.
+            .follow_links(true)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()))

@@ -140,13 +140,17 @@ pub fn app(state: Arc<AppState>) -> Router {
 fn mtimes(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>)> {
     let mut out = Vec::new();
     for p in paths {
+        // Follow links: a ConfigMap update swaps the `..data` symlink, not the files' own links.
         for entry in walkdir::WalkDir::new(p)
+            .follow_links(true)
             .sort_by_file_name()
             .into_iter()
             .flatten()
         {
             if entry.file_type().is_file() {
-                let m = entry.metadata().ok().and_then(|m| m.modified().ok());
+                let m = std::fs::metadata(entry.path())
+                    .ok()
+                    .and_then(|m| m.modified().ok());
                 out.push((entry.path().to_path_buf(), m));
             }
         }
