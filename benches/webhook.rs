@@ -48,7 +48,13 @@ fn wrk(url: &str, body_file: &std::path::Path) -> Load {
     )
     .unwrap();
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{CONNECTIONS}"), &format!("-d{SECONDS}s"), "--latency", "-s"])
+        .args([
+            "-t2",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{SECONDS}s"),
+            "--latency",
+            "-s",
+        ])
         .arg(&script)
         .arg(url)
         .output()
@@ -57,34 +63,64 @@ fn wrk(url: &str, body_file: &std::path::Path) -> Load {
     let find = |prefix: &str| -> String {
         text.lines()
             .find(|l| l.trim_start().starts_with(prefix))
-            .map(|l| l.trim_start()[prefix.len()..].trim().split_whitespace().next().unwrap_or("").to_string())
+            .map(|l| {
+                l.trim_start()[prefix.len()..]
+                    .trim()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .unwrap_or_default()
     };
     assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
-    Load { rps: find("Requests/sec:").parse().unwrap_or(0.0), p50_ms: ms(&find("50%")), p99_ms: ms(&find("99%")) }
+    Load {
+        rps: find("Requests/sec:").parse().unwrap_or(0.0),
+        p50_ms: ms(&find("50%")),
+        p99_ms: ms(&find("99%")),
+    }
 }
 
 fn vm_hwm_mib(pid: u32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
 /// (a) An axum + rustls server that parses the AdmissionReview and allows it.
-fn allow_all(cert: std::path::PathBuf, key: std::path::PathBuf, port: u16) -> tokio::runtime::Runtime {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+fn allow_all(
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    port: u16,
+) -> tokio::runtime::Runtime {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.spawn(async move {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.unwrap();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .unwrap();
         let app = axum::Router::new().route(
             "/validate",
             axum::routing::post(|body: axum::body::Bytes| async move {
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                axum::Json(json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                  "response": {"uid": v["request"]["uid"], "allowed": true}}))
+                axum::Json(
+                    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                  "response": {"uid": v["request"]["uid"], "allowed": true}}),
+                )
             }),
         );
-        axum_server::bind_rustls(([127, 0, 0, 1], port).into(), tls).serve(app.into_make_service()).await.unwrap();
+        axum_server::bind_rustls(([127, 0, 0, 1], port).into(), tls)
+            .serve(app.into_make_service())
+            .await
+            .unwrap();
     });
     rt
 }
@@ -98,10 +134,17 @@ fn raw_regorus(object: &Value) -> f64 {
         engine.add_policy(s.path.clone(), s.text.clone()).unwrap();
     }
     let (set, _) = policyctl::policy::load(sources, &Default::default());
-    let rules: Vec<String> = set.packages.iter().flat_map(|p| p.rules.iter().map(|r| r.path.clone())).collect();
+    let rules: Vec<String> = set
+        .packages
+        .iter()
+        .flat_map(|p| p.rules.iter().map(|r| r.path.clone()))
+        .collect();
     engine.eval_rule(rules[0].clone()).unwrap();
     let input = regorus::Value::from(object.clone());
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let n = 20_000;
     let start = Instant::now();
     pool.install(|| {
@@ -122,7 +165,11 @@ fn main() {
     let key = Key::generate();
     let digest = p.image("bench/web", "1", "bench");
     let payload = oci::simple_signing("x", &digest);
-    p.signatures("bench/web", &digest, &[(payload.clone(), oci::b64(&key.sign(&payload)))]);
+    p.signatures(
+        "bench/web",
+        &digest,
+        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
+    );
     let policy_dir = tempfile::tempdir().unwrap();
     std::fs::write(
         policy_dir.path().join("cip.yaml"),
@@ -132,18 +179,36 @@ fn main() {
         ),
     )
     .unwrap();
-    let w = Webhook::start(&["-p", "builtin", "-p", policy_dir.path().to_str().unwrap(), "--insecure-registry", &reg.addr]);
+    let w = Webhook::start(&[
+        "-p",
+        "builtin",
+        "-p",
+        policy_dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+    ]);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut object: Value = serde_yaml::from_str(&std::fs::read_to_string(root.join("testdata/k8s/allowed/deployment.yaml")).unwrap()).unwrap();
-    object["spec"]["template"]["spec"]["containers"][0]["image"] = json!(reg.image("bench/web", "1"));
+    let mut object: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("testdata/k8s/allowed/deployment.yaml")).unwrap(),
+    )
+    .unwrap();
+    object["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!(reg.image("bench/web", "1"));
     let body = review("CREATE", Some(&object), None, false);
     let (_, warm) = w.review(&body);
-    assert_eq!(warm["response"]["allowed"], true, "the benchmark object is allowed: {warm:#}");
+    assert_eq!(
+        warm["response"]["allowed"], true,
+        "the benchmark object is allowed: {warm:#}"
+    );
     let body_file = w.dir.path().join("review.json");
     std::fs::write(&body_file, serde_json::to_vec(&body).unwrap()).unwrap();
 
     let trivial_port = oci::free_port();
-    let trivial = allow_all(w.dir.path().join("tls.crt"), w.dir.path().join("tls.key"), trivial_port);
+    let trivial = allow_all(
+        w.dir.path().join("tls.crt"),
+        w.dir.path().join("tls.key"),
+        trivial_port,
+    );
     std::thread::sleep(Duration::from_millis(300));
     let trivial_url = format!("https://127.0.0.1:{trivial_port}/validate");
     let webhook_url = w.url("/validate?timeout=10s");
@@ -167,7 +232,16 @@ fn main() {
     println!("| server | requests/s | p50 | p99 |");
     println!("|---|---|---|---|");
     println!("| policyctl serve (built-in library + cached image verdict) | {:.0} | {:.2} ms | {:.2} ms |", hook.rps, hook.p50_ms, hook.p99_ms);
-    println!("| (a) trivial axum+rustls allow-all | {:.0} | {:.2} ms | {:.2} ms |", ceil.rps, ceil.p50_ms, ceil.p99_ms);
-    println!("| (b) raw regorus, same policies and object, 2 threads | {raw:.0} evaluations/s | | |");
-    println!("webhook / min(a, b) = {:.2}; p99 {:.2} ms; webhook peak RSS {rss:.1} MiB", hook.rps / floor, hook.p99_ms);
+    println!(
+        "| (a) trivial axum+rustls allow-all | {:.0} | {:.2} ms | {:.2} ms |",
+        ceil.rps, ceil.p50_ms, ceil.p99_ms
+    );
+    println!(
+        "| (b) raw regorus, same policies and object, 2 threads | {raw:.0} evaluations/s | | |"
+    );
+    println!(
+        "webhook / min(a, b) = {:.2}; p99 {:.2} ms; webhook peak RSS {rss:.1} MiB",
+        hook.rps / floor,
+        hook.p99_ms
+    );
 }

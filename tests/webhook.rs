@@ -417,3 +417,36 @@ fn a_broken_policy_written_while_serving_is_refused_and_old_verdicts_continue() 
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn warn_mode_image_policy_past_its_deadline_allows_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let hung = oci::silent_server(Duration::from_secs(30));
+    let key = Key::generate();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: soft}}\nspec:\n  mode: warn\n  images: [{{glob: \"127.0.0.1:*/**\"}}]\n  authorities:\n    - key:\n        data: |\n{}",
+            key.public_pem.lines().map(|l| format!("          {l}\n")).collect::<String>()
+        ),
+    )
+    .unwrap();
+    let w = Webhook::start(&[
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &hung,
+        "--timeout",
+        "1",
+    ]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": format!("{hung}/app:1")}]}});
+    let start = Instant::now();
+    let (_, body) = w.review(&review("CREATE", Some(&pod), None, false));
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(response(&body)["allowed"], true, "{body:#}");
+    let warning = response(&body)["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.contains("[ClusterImagePolicy/soft/verification-timeout]"),
+        "{warning}"
+    );
+}
