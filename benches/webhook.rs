@@ -65,7 +65,6 @@ fn wrk(url: &str, body_file: &std::path::Path) -> Load {
             .find(|l| l.trim_start().starts_with(prefix))
             .map(|l| {
                 l.trim_start()[prefix.len()..]
-                    .trim()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")
@@ -173,10 +172,7 @@ fn main() {
     let policy_dir = tempfile::tempdir().unwrap();
     std::fs::write(
         policy_dir.path().join("cip.yaml"),
-        format!(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: signed}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/**\"}}]\n  authorities:\n    - key:\n        data: |\n{}",
-            key.public_pem.lines().map(|l| format!("          {l}\n")).collect::<String>()
-        ),
+        oci::key_policy_yaml("signed", "127.0.0.1:*/**", "enforce", &key.public_pem),
     )
     .unwrap();
     let w = Webhook::start(&[

@@ -203,10 +203,7 @@ fn unsigned_image_denied_through_an_image_policy_and_deadline_respected() {
     let hung = oci::silent_server(Duration::from_secs(30));
     std::fs::write(
         dir.path().join("cip.yaml"),
-        format!(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: signed}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/**\"}}]\n  authorities:\n    - key:\n        data: |\n{}",
-            key.public_pem.lines().map(|l| format!("          {l}\n")).collect::<String>()
-        ),
+        oci::key_policy_yaml("signed", "127.0.0.1:*/**", "enforce", &key.public_pem),
     )
     .unwrap();
     let w = Webhook::start(&[
@@ -425,10 +422,7 @@ fn warn_mode_image_policy_past_its_deadline_allows_with_a_warning() {
     let key = Key::generate();
     std::fs::write(
         dir.path().join("cip.yaml"),
-        format!(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: soft}}\nspec:\n  mode: warn\n  images: [{{glob: \"127.0.0.1:*/**\"}}]\n  authorities:\n    - key:\n        data: |\n{}",
-            key.public_pem.lines().map(|l| format!("          {l}\n")).collect::<String>()
-        ),
+        oci::key_policy_yaml("soft", "127.0.0.1:*/**", "warn", &key.public_pem),
     )
     .unwrap();
     let w = Webhook::start(&[

@@ -8,6 +8,7 @@ use super::policy::{AttestationReq, Authority, AuthorityKind, ImagePolicy, Mode}
 use super::reference::{cosign_tag, ImageRef};
 use super::registry::{layers, Registry, RegistryError};
 use base64::Engine as _;
+use oci_client::manifest::OciDescriptor;
 use serde::Serialize;
 use serde_json::Value as Json;
 use sigstore::cosign::payload::SimpleSigning;
@@ -439,36 +440,57 @@ impl Verifier {
         }
     }
 
+    /// The layers of one media type under cosign's `sha256-<hex>.<suffix>` tag, with their
+    /// blobs; no tag means no layers.
+    async fn cosign_layers(
+        &self,
+        image: &ImageRef,
+        digest: &str,
+        suffix: &str,
+        media_type: &str,
+        what: &str,
+    ) -> Result<Vec<(OciDescriptor, Vec<u8>)>, Failure> {
+        let reference = image.at_tag(&cosign_tag(digest, suffix));
+        let manifest = match self.registry.manifest(&reference).await {
+            Ok(m) => m,
+            Err(RegistryError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(fault(what, image, e)),
+        };
+        let mut out = Vec::new();
+        for layer in layers(&manifest)
+            .into_iter()
+            .filter(|l| l.media_type == media_type)
+        {
+            let blob = self
+                .registry
+                .blob(&reference, &layer)
+                .await
+                .map_err(|e| fault(what, image, e))?;
+            out.push((layer, blob));
+        }
+        Ok(out)
+    }
+
     async fn fetch_signatures(
         &self,
         image: &ImageRef,
         digest: &str,
     ) -> Result<Vec<SigLayer>, Failure> {
-        let reference = image.at_tag(&cosign_tag(digest, "sig"));
-        let manifest = match self.registry.manifest(&reference).await {
-            Ok(m) => m,
-            Err(RegistryError::NotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(fault("signatures", image, e)),
-        };
-        let mut out = Vec::new();
-        for layer in layers(&manifest)
+        let layers = self
+            .cosign_layers(image, digest, "sig", SIMPLESIGNING, "signatures")
+            .await?;
+        Ok(layers
             .into_iter()
-            .filter(|l| l.media_type == SIMPLESIGNING)
-        {
-            let payload = self
-                .registry
-                .blob(&reference, &layer)
-                .await
-                .map_err(|e| fault("a signature payload", image, e))?;
-            let note = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k)).cloned();
-            out.push(SigLayer {
-                payload,
-                signature: note(SIGNATURE_ANNOTATION),
-                certificate: note("dev.sigstore.cosign/certificate"),
-                bundle: note("dev.sigstore.cosign/bundle"),
-            });
-        }
-        Ok(out)
+            .map(|(layer, payload)| {
+                let note = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k)).cloned();
+                SigLayer {
+                    payload,
+                    signature: note(SIGNATURE_ANNOTATION),
+                    certificate: note("dev.sigstore.cosign/certificate"),
+                    bundle: note("dev.sigstore.cosign/bundle"),
+                }
+            })
+            .collect())
     }
 
     async fn fetch_attestations(
@@ -476,36 +498,23 @@ impl Verifier {
         image: &ImageRef,
         digest: &str,
     ) -> Result<Vec<Envelope>, Failure> {
-        let reference = image.at_tag(&cosign_tag(digest, "att"));
-        let manifest = match self.registry.manifest(&reference).await {
-            Ok(m) => m,
-            Err(RegistryError::NotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(fault("attestations", image, e)),
-        };
-        let mut out = Vec::new();
-        for layer in layers(&manifest)
+        let layers = self
+            .cosign_layers(image, digest, "att", DSSE, "attestations")
+            .await?;
+        layers
             .into_iter()
-            .filter(|l| l.media_type == DSSE)
-        {
-            let blob = self
-                .registry
-                .blob(&reference, &layer)
-                .await
-                .map_err(|e| fault("an attestation", image, e))?;
-            match serde_json::from_slice::<Envelope>(&blob) {
-                Ok(env) => out.push(env),
-                Err(e) => {
-                    return Err(Failure::new(
+            .map(|(layer, blob)| {
+                serde_json::from_slice::<Envelope>(&blob).map_err(|e| {
+                    Failure::new(
                         "attestation-malformed",
                         format!(
                             "attestation layer {} is not a DSSE envelope: {e}",
                             layer.digest
                         ),
-                    ))
-                }
-            }
-        }
-        Ok(out)
+                    )
+                })
+            })
+            .collect()
     }
 
     async fn check_attestation(

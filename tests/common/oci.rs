@@ -306,6 +306,17 @@ impl Pusher {
     }
 }
 
+/// A ClusterImagePolicy requiring a signature by `key_pem` for images matching `glob`.
+pub fn key_policy_yaml(name: &str, glob: &str, mode: &str, key_pem: &str) -> String {
+    let key: String = key_pem
+        .lines()
+        .map(|l| format!("          {l}\n"))
+        .collect();
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: {name}}}\nspec:\n  mode: {mode}\n  images: [{{glob: \"{glob}\"}}]\n  authorities:\n    - key:\n        data: |\n{key}"
+    )
+}
+
 pub fn cosign_tag(digest: &str, suffix: &str) -> String {
     format!("{}.{suffix}", digest.replace(':', "-"))
 }
