@@ -202,9 +202,25 @@ impl Evaluator {
     /// As [`Evaluator::evaluate`], consuming the document (no copy of its contents when no
     /// Gatekeeper constraint needs a review). AdmissionReview documents are unwrapped: Rego
     /// policies see the object, templates the request.
-    pub fn evaluate_owned(&self, file_engine: &Engine, mut doc: Document) -> Outcome {
+    pub fn evaluate_owned(&self, file_engine: &Engine, doc: Document) -> Outcome {
+        self.evaluate_with(file_engine, doc, true)
+    }
+
+    /// Rego rules and Gatekeeper constraints only; image verdicts are left to the caller (the
+    /// webhook verifies images asynchronously, off the CPU-bound evaluation slots).
+    pub fn evaluate_policies(&self, file_engine: &Engine, doc: Document) -> Outcome {
+        self.evaluate_with(file_engine, doc, false)
+    }
+
+    /// The supply-chain stage, when image policies are loaded.
+    pub fn supply_chain(&self) -> Option<&supply_chain::SupplyChain> {
+        self.supply.as_ref()
+    }
+
+    fn evaluate_with(&self, file_engine: &Engine, mut doc: Document, images: bool) -> Outcome {
+        let supply = self.supply.as_ref().filter(|_| images);
         let needs_subject = !self.gatekeeper.is_empty()
-            || self.supply.is_some()
+            || supply.is_some()
             || gatekeeper::is_admission_review(&doc.contents);
         if !needs_subject {
             let input = Value::from(std::mem::take(&mut doc.contents));
@@ -221,7 +237,7 @@ impl Evaluator {
         };
         let mut out = self.evaluate_rego(file_engine, &doc, Value::from(subject.object.clone()));
         gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
-        if let Some(supply) = &self.supply {
+        if let Some(supply) = supply {
             supply.evaluate(&doc, &subject.object, &mut out);
         }
         out

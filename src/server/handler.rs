@@ -118,10 +118,51 @@ pub async fn validate(
         resource: None,
         contents: raw,
     };
-    let evaluation = tokio::task::spawn_blocking({
-        let policies = policies.clone();
-        move || policies.evaluator.evaluate_owned(&policies.engine, doc)
+    // Image verification is I/O: it runs concurrently and holds no evaluation slot. The object
+    // under review is `object`, or `oldObject` on DELETE.
+    let image_subject = policies.evaluator.supply_chain().map(|_| {
+        let object = doc
+            .contents
+            .pointer("/request/object")
+            .filter(|o| !o.is_null());
+        let object = object
+            .or_else(|| doc.contents.pointer("/request/oldObject"))
+            .cloned()
+            .unwrap_or(Json::Null);
+        let meta = Document {
+            file: doc.file.clone(),
+            line: 0,
+            resource: crate::input::resource_of(&object),
+            contents: Json::Null,
+        };
+        (meta, object)
     });
+    let images = async {
+        let mut out = crate::eval::Outcome::default();
+        if let (Some(supply), Some((meta, object))) =
+            (policies.evaluator.supply_chain(), &image_subject)
+        {
+            supply.evaluate_async(meta, object, &mut out).await;
+        }
+        out
+    };
+    let rules = async {
+        // Waiting for a core counts against the deadline too.
+        let _permit = state.evaluations.acquire().await;
+        let policies = policies.clone();
+        tokio::task::spawn_blocking(move || {
+            policies.evaluator.evaluate_policies(&policies.engine, doc)
+        })
+        .await
+    };
+    let evaluation = async {
+        let (rules, images) = tokio::join!(rules, images);
+        rules.map(|mut out| {
+            out.findings.extend(images.findings);
+            out.errors.extend(images.errors);
+            out
+        })
+    };
     let outcome = match tokio::time::timeout(budget, evaluation).await {
         Ok(Ok(o)) => Ok(o),
         Ok(Err(join)) => Err(format!("policy evaluation failed unexpectedly: {join}")),

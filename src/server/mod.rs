@@ -52,6 +52,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub ready: AtomicBool,
     pub opts: ServeOptions,
+    /// One permit per core: evaluations are CPU-bound, so running more at once only adds
+    /// context switches to every request's latency; the rest wait their turn, in order.
+    pub evaluations: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -178,6 +181,9 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
         metrics: metrics::Metrics::new(),
         ready: AtomicBool::new(true),
         opts: opts.clone(),
+        evaluations: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
     let handle = axum_server::Handle::new();
     tokio::spawn(watch(state.clone(), tls.clone()));
