@@ -444,3 +444,43 @@ fn warn_mode_image_policy_past_its_deadline_allows_with_a_warning() {
         "{warning}"
     );
 }
+
+#[test]
+fn a_runaway_policy_is_stopped_at_the_deadline_and_denies() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.rego"),
+        "package main\nimport rego.v1\ndeny contains \"never\" if {\n  input.kind == \"Pod\"\n  some i in numbers.range(1, 100000)\n  some j in numbers.range(1, 100000)\n  i + j < 0\n}\n",
+    )
+    .unwrap();
+    let w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}});
+    let start = Instant::now();
+    let r = w
+        .client()
+        .post(w.url("/validate?timeout=3s"))
+        .json(&review("CREATE", Some(&pod), None, false))
+        .send()
+        .unwrap();
+    let body: Value = r.json().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(response(&body)["allowed"], false, "fail closed: {body:#}");
+    assert!(
+        response(&body)["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded time limit"),
+        "{body:#}"
+    );
+    // Other requests are still answered.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}});
+    let (status, body) = w.review(&review("CREATE", Some(&cm), None, false));
+    assert_eq!(
+        (status, response(&body)["allowed"].as_bool()),
+        (200, Some(true))
+    );
+}

@@ -253,17 +253,32 @@ impl Evaluator {
         if self.batched {
             // One evaluation for all rules; an error anywhere falls through to rule-by-rule
             // evaluation, which attributes it to the rule that raised it.
-            if let Ok(Value::Object(all)) = engine.eval_rule(BATCH_RULE.into()) {
-                return self.fold(doc, |slot| {
-                    let key = match slot {
-                        Slot::Exception(k, _) => format!("e{k}"),
-                        Slot::Rule(n, _) => format!("r{n}"),
+            match engine.eval_rule(BATCH_RULE.into()) {
+                Ok(Value::Object(all)) => {
+                    return self.fold(doc, |slot| {
+                        let key = match slot {
+                            Slot::Exception(k, _) => format!("e{k}"),
+                            Slot::Rule(n, _) => format!("r{n}"),
+                        };
+                        Ok(all
+                            .get(&Value::from(key))
+                            .cloned()
+                            .unwrap_or(Value::Undefined))
+                    });
+                }
+                // Out of time (an execution limit the caller set): retrying rule by rule
+                // would only multiply the overrun.
+                Err(e) if e.to_string().contains("exceeded time limit") => {
+                    return Outcome {
+                        errors: vec![ToolError::new(
+                            doc.file.as_str(),
+                            doc.line,
+                            format!("policy evaluation stopped: {e}"),
+                        )],
+                        ..Default::default()
                     };
-                    Ok(all
-                        .get(&Value::from(key))
-                        .cloned()
-                        .unwrap_or(Value::Undefined))
-                });
+                }
+                _ => {}
             }
         }
         self.fold(doc, |slot| {
