@@ -781,3 +781,62 @@ fn newer_bundle_format_signatures_and_attestations_as_referrers() {
         reasons(&v)
     );
 }
+
+#[test]
+fn credentials_come_from_the_docker_config() {
+    let reg = TestRegistry::start_with_auth("alice", "s3cret");
+    let p = Pusher::with_auth(&reg.addr, "alice", "s3cret");
+    let key = Key::generate();
+    let digest = p.image("private/app", "1", "private");
+    let payload = oci::simple_signing("x", &digest);
+    p.signatures(
+        "private/app",
+        &digest,
+        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        oci::key_policy_yaml("private", "127.0.0.1:*/**", "enforce", &key.public_pem),
+    )
+    .unwrap();
+    let run = |docker_config: &Path| {
+        let out = policyctl()
+            .env("DOCKER_CONFIG", docker_config)
+            .args([
+                "verify-image",
+                "-o",
+                "json",
+                "--insecure-registry",
+                &reg.addr,
+                "-p",
+            ])
+            .arg(dir.path())
+            .arg(reg.image("private/app", "1"))
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v["images"][0].clone())
+    };
+    // No credentials: the registry refuses, and the image is denied with that reason.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, v) = run(empty.path());
+    assert_eq!(code, 1);
+    assert!(
+        reasons(&v).contains("cannot read the image's digest from registry"),
+        "{}",
+        reasons(&v)
+    );
+    // Credentials in config.json, as `docker login` writes them.
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        serde_json::to_vec(
+            &json!({"auths": {reg.addr.clone(): {"auth": oci::b64(b"alice:s3cret")}}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (code, v) = run(config.path());
+    assert_eq!(code, 0, "{v:#}");
+}

@@ -44,6 +44,15 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start() -> TestRegistry {
+        Self::start_with(None)
+    }
+
+    /// A registry that requires HTTP basic auth (htpasswd, bcrypt) for every request.
+    pub fn start_with_auth(user: &str, password: &str) -> TestRegistry {
+        Self::start_with(Some((user, password)))
+    }
+
+    fn start_with(auth: Option<(&str, &str)>) -> TestRegistry {
         let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -53,14 +62,20 @@ impl TestRegistry {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                    dir.path().join("data").display()
-                ),
-            )
-            .unwrap();
+            let mut text = format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            );
+            if let Some((user, password)) = auth {
+                let hash = bcrypt::hash(password, 4).unwrap();
+                let htpasswd = dir.path().join("htpasswd");
+                std::fs::write(&htpasswd, format!("{user}:{hash}\n")).unwrap();
+                text.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    htpasswd.display()
+                ));
+            }
+            std::fs::write(&config, text).unwrap();
             let mut child = Command::new(bin)
                 .arg("serve")
                 .arg(&config)
@@ -70,7 +85,7 @@ impl TestRegistry {
                 .unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if http_status(&addr, "/v2/") == Some(200) {
+                if matches!(http_status(&addr, "/v2/"), Some(200 | 401)) {
                     return TestRegistry {
                         addr,
                         child,
@@ -151,6 +166,14 @@ impl Pusher {
             registry: registry.to_string(),
             rt,
         }
+    }
+
+    /// A pusher that authenticates with basic auth.
+    pub fn with_auth(registry: &str, user: &str, password: &str) -> Pusher {
+        let p = Pusher::new(registry);
+        let auth = oci_client::secrets::RegistryAuth::Basic(user.into(), password.into());
+        p.rt.block_on(p.client.store_auth_if_needed(registry, &auth));
+        p
     }
 
     fn reference(&self, repo: &str, tag: &str) -> Reference {
