@@ -20,9 +20,11 @@ pub const EXIT_ERROR: u8 = 2;
     name = "policyctl",
     version,
     about = "Policy-as-code and supply-chain checks: one engine for CI, admission and policy tests",
-    long_about = "policyctl evaluates Rego policies (conftest conventions: deny*/violation*/warn*) \
-against configuration files.\n\nExit codes: 0 pass, 1 policy failures, 2 policyctl could not do its \
-job (bad flag, broken policy, unreadable input).",
+    long_about = "policyctl evaluates Rego policies (conftest conventions: deny*/violation*/warn*), \
+Gatekeeper ConstraintTemplates and sigstore ClusterImagePolicies against configuration files \
+(check), images (verify-image) and admission requests (serve), and tests policies (test).\n\n\
+Exit codes: 0 pass, 1 policy failures, 2 policyctl could not do its job (bad flag, broken policy, \
+unreadable input).",
     after_help = "Examples:\n  policyctl check testdata/k8s                 # built-in library\n  \
 policyctl check -p policy/ deploy/ -o sarif    # your conftest policies, SARIF for code scanning\n  \
 policyctl parse deploy/app.yaml               # what policies see as `input`"
