@@ -7,29 +7,17 @@
 mod oci;
 
 use oci::{Key, Pusher, TestRegistry};
-use policyctl::supply::policy::image_policy;
-use policyctl::supply::registry::{Registry, RegistryOptions};
-use policyctl::supply::verify::{Verdict, Verifier, VerifierOptions};
+use policyctl::supply::verify::{Verdict, Verifier};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn verifier(reg: &str, key: &Key) -> Arc<Verifier> {
-    let doc = json!({
-        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-        "metadata": {"name": "bench"},
-        "spec": {"images": [{"glob": format!("{reg}/**")}], "authorities": [{"key": {"data": key.public_pem},
-                 "attestations": [{"name": "sbom", "predicateType": "cyclonedx"}]}]}
-    });
-    let policy = image_policy(&doc, "bench.yaml", 1).unwrap();
-    let registry = Registry::new(&RegistryOptions {
-        insecure: vec![reg.to_string()],
-    });
-    Arc::new(Verifier::new(
-        registry,
-        vec![policy],
-        &VerifierOptions::default(),
-    ))
+    oci::key_verifier(
+        reg,
+        &key.public_pem,
+        json!([{"name": "sbom", "predicateType": "cyclonedx"}]),
+    )
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -42,12 +30,7 @@ fn main() {
     let p = Pusher::new(&reg.addr);
     let key = Key::generate();
     let digest = p.image("bench/app", "1", "bench");
-    let payload = oci::simple_signing("bench", &digest);
-    p.signatures(
-        "bench/app",
-        &digest,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("bench/app", &digest, &key);
     let st = oci::statement("https://cyclonedx.org/bom", &digest, oci::cyclonedx());
     p.attestations(
         "bench/app",

@@ -163,12 +163,7 @@ fn main() {
     let p = Pusher::new(&reg.addr);
     let key = Key::generate();
     let digest = p.image("bench/web", "1", "bench");
-    let payload = oci::simple_signing("x", &digest);
-    p.signatures(
-        "bench/web",
-        &digest,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("bench/web", &digest, &key);
     let policy_dir = tempfile::tempdir().unwrap();
     std::fs::write(
         policy_dir.path().join("cip.yaml"),

@@ -4,27 +4,12 @@
 
 mod common;
 use common::oci::{self, Key, Pusher, TestRegistry};
-use policyctl::supply::policy::image_policy;
-use policyctl::supply::registry::{Registry, RegistryOptions};
-use policyctl::supply::verify::{Verdict, Verifier, VerifierOptions};
+use policyctl::supply::verify::{Verdict, Verifier};
 use serde_json::json;
 use std::sync::Arc;
 
 fn verifier(reg: &str, key: &Key) -> Arc<Verifier> {
-    let doc = json!({
-        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-        "metadata": {"name": "p"},
-        "spec": {"images": [{"glob": format!("{reg}/**")}], "authorities": [{"key": {"data": key.public_pem}}]}
-    });
-    let policy = image_policy(&doc, "p.yaml", 1).unwrap();
-    let registry = Registry::new(&RegistryOptions {
-        insecure: vec![reg.to_string()],
-    });
-    Arc::new(Verifier::new(
-        registry,
-        vec![policy],
-        &VerifierOptions::default(),
-    ))
+    oci::key_verifier(reg, &key.public_pem, json!([]))
 }
 
 #[test]
@@ -33,12 +18,7 @@ fn concurrent_checks_of_one_image_coalesce_into_one_verification() {
     let p = Pusher::new(&reg.addr);
     let key = Key::generate();
     let digest = p.image("c/app", "1", "coalesce");
-    let payload = oci::simple_signing("x", &digest);
-    p.signatures(
-        "c/app",
-        &digest,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("c/app", &digest, &key);
     let v = verifier(&reg.addr, &key);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

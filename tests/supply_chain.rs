@@ -234,12 +234,7 @@ fn signature_negative_cases_each_have_their_reason() {
     // Signed by another key.
     let other = Key::generate();
     let d = p.image("neg/untrusted", "1", "untrusted");
-    let payload = oci::simple_signing(&repo("neg/untrusted"), &d);
-    p.signatures(
-        "neg/untrusted",
-        &d,
-        &[(payload.clone(), oci::b64(&other.sign(&payload)))],
-    );
+    p.sign("neg/untrusted", &d, &other);
     // Payload tampered after signing (the reference changed, the signature kept).
     let d = p.image("neg/tampered", "1", "tampered");
     let payload = oci::simple_signing(&repo("neg/tampered"), &d);
@@ -301,20 +296,10 @@ fn attestation_negative_cases_each_have_their_reason() {
     let other = Key::generate();
     // Signed, no attestation.
     let d = p.image("att/missing", "1", "missing");
-    let payload = oci::simple_signing("x", &d);
-    p.signatures(
-        "att/missing",
-        &d,
-        &[(payload.clone(), oci::b64(&f.key.sign(&payload)))],
-    );
+    p.sign("att/missing", &d, &f.key);
     // Attestation signed by an untrusted key.
     let d = p.image("att/untrusted", "1", "untrusted");
-    let payload = oci::simple_signing("x", &d);
-    p.signatures(
-        "att/untrusted",
-        &d,
-        &[(payload.clone(), oci::b64(&f.key.sign(&payload)))],
-    );
+    p.sign("att/untrusted", &d, &f.key);
     let st = oci::statement(CDX, &d, oci::cyclonedx());
     p.attestations(
         "att/untrusted",
@@ -323,12 +308,7 @@ fn attestation_negative_cases_each_have_their_reason() {
     );
     // Attestation whose subject is another digest.
     let d = p.image("att/subject", "1", "subject");
-    let payload = oci::simple_signing("x", &d);
-    p.signatures(
-        "att/subject",
-        &d,
-        &[(payload.clone(), oci::b64(&f.key.sign(&payload)))],
-    );
+    p.sign("att/subject", &d, &f.key);
     let elsewhere = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     let st = oci::statement(CDX, elsewhere, oci::cyclonedx());
     p.attestations(
@@ -512,12 +492,7 @@ fn attestation_rego_policy_and_unsigned_sbom_referrers() {
 
     // Signed but with the SBOM only as an unsigned referrer.
     let d = p.image("ref/app", "1", "referrer");
-    let payload = oci::simple_signing("x", &d);
-    p.signatures(
-        "ref/app",
-        &d,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("ref/app", &d, &key);
     let manifest_size = 400; // informational in the subject descriptor
     p.sbom_referrer("ref/app", &d, manifest_size);
     let rdir = tempfile::tempdir().unwrap();
@@ -788,12 +763,7 @@ fn credentials_come_from_the_docker_config() {
     let p = Pusher::with_auth(&reg.addr, "alice", "s3cret");
     let key = Key::generate();
     let digest = p.image("private/app", "1", "private");
-    let payload = oci::simple_signing("x", &digest);
-    p.signatures(
-        "private/app",
-        &digest,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("private/app", &digest, &key);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("cip.yaml"),

@@ -192,12 +192,7 @@ fn unsigned_image_denied_through_an_image_policy_and_deadline_respected() {
     let p = Pusher::new(&reg.addr);
     let key = Key::generate();
     let signed = p.image("web/app", "1", "signed");
-    let payload = oci::simple_signing("x", &signed);
-    p.signatures(
-        "web/app",
-        &signed,
-        &[(payload.clone(), oci::b64(&key.sign(&payload)))],
-    );
+    p.sign("web/app", &signed, &key);
     p.image("web/app", "unsigned", "unsigned");
     let dir = tempfile::tempdir().unwrap();
     let hung = oci::silent_server(Duration::from_secs(30));

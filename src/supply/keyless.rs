@@ -95,36 +95,16 @@ pub fn trust_root(doc: &Json) -> Result<TrustRoot, String> {
             );
         }
     }
-    let mut tlog_keys = BTreeMap::new();
-    for log in keys
-        .get("tLogs")
-        .and_then(Json::as_array)
+    let tlog_keys = log_keys(keys, "tLogs")
+        .map_err(&err)?
         .into_iter()
-        .flatten()
-    {
-        let pk = log
-            .get("publicKey")
-            .and_then(Json::as_str)
-            .ok_or_else(|| err("tLogs[] needs publicKey".into()))?;
-        let (key, id) = key_and_id(&pem_or_base64(pk).map_err(&err)?)
-            .map_err(|e| err(format!("tLogs publicKey: {e}")))?;
-        tlog_keys.insert(hex(&id), key);
-    }
-    let mut ct_keys = BTreeMap::new();
-    for log in keys
-        .get("ctLogs")
-        .and_then(Json::as_array)
+        .map(|(key, id)| (hex(&id), key))
+        .collect();
+    let ct_keys = log_keys(keys, "ctLogs")
+        .map_err(&err)?
         .into_iter()
-        .flatten()
-    {
-        let pk = log
-            .get("publicKey")
-            .and_then(Json::as_str)
-            .ok_or_else(|| err("ctLogs[] needs publicKey".into()))?;
-        let (key, id) = key_and_id(&pem_or_base64(pk).map_err(&err)?)
-            .map_err(|e| err(format!("ctLogs publicKey: {e}")))?;
-        ct_keys.insert(id, key);
-    }
+        .map(|(key, id)| (id, key))
+        .collect();
     if cas.is_empty() {
         return Err(err(
             "no certificate authority (certificateAuthorities[].certChain)".into(),
@@ -136,6 +116,22 @@ pub fn trust_root(doc: &Json) -> Result<TrustRoot, String> {
         tlog_keys,
         ct_keys,
     })
+}
+
+/// The public keys of `tLogs[]` or `ctLogs[]`, each with its log ID (sha256 of the DER SPKI).
+fn log_keys(keys: &Json, field: &str) -> Result<Vec<(CosignVerificationKey, [u8; 32])>, String> {
+    keys.get(field)
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|log| {
+            let pk = log
+                .get("publicKey")
+                .and_then(Json::as_str)
+                .ok_or_else(|| format!("{field}[] needs publicKey"))?;
+            key_and_id(&pem_or_base64(pk)?).map_err(|e| format!("{field} publicKey: {e}"))
+        })
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

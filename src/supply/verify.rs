@@ -451,9 +451,24 @@ impl Verifier {
         what: &str,
     ) -> Result<Vec<(OciDescriptor, Vec<u8>)>, Failure> {
         let reference = image.at_tag(&cosign_tag(digest, suffix));
-        let manifest = match self.registry.manifest(&reference).await {
+        Ok(self
+            .layers_at(image, &reference, media_type, what)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The layers of one media type in the manifest at `reference`, with their blobs; `None`
+    /// when there is no such manifest.
+    async fn layers_at(
+        &self,
+        image: &ImageRef,
+        reference: &oci_client::Reference,
+        media_type: &str,
+        what: &str,
+    ) -> Result<Option<Vec<(OciDescriptor, Vec<u8>)>>, Failure> {
+        let manifest = match self.registry.manifest(reference).await {
             Ok(m) => m,
-            Err(RegistryError::NotFound) => return Ok(Vec::new()),
+            Err(RegistryError::NotFound) => return Ok(None),
             Err(e) => return Err(fault(what, image, e)),
         };
         let mut out = Vec::new();
@@ -463,12 +478,12 @@ impl Verifier {
         {
             let blob = self
                 .registry
-                .blob(&reference, &layer)
+                .blob(reference, &layer)
                 .await
                 .map_err(|e| fault(what, image, e))?;
             out.push((layer, blob));
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     async fn fetch_signatures(
@@ -661,20 +676,17 @@ impl Verifier {
         let mut out = Vec::new();
         for r in referrers {
             let reference = image.at_digest(&r.digest);
-            let manifest = self
-                .registry
-                .manifest(&reference)
-                .await
-                .map_err(|e| fault("a signature bundle", image, e))?;
-            for layer in layers(&manifest)
-                .into_iter()
-                .filter(|l| l.media_type == BUNDLE_ARTIFACT)
-            {
-                let blob = self
-                    .registry
-                    .blob(&reference, &layer)
-                    .await
-                    .map_err(|e| fault("a signature bundle", image, e))?;
+            // A referrer the index lists but the registry cannot serve is a fault, not absence.
+            let layers = self
+                .layers_at(image, &reference, BUNDLE_ARTIFACT, "a signature bundle")
+                .await?
+                .ok_or_else(|| {
+                    Failure::fault(format!(
+                        "signature bundle {} is listed but missing",
+                        r.digest
+                    ))
+                })?;
+            for (layer, blob) in layers {
                 let bundle: Json = serde_json::from_slice(&blob).map_err(|e| {
                     Failure::new(
                         "image-signature-invalid",

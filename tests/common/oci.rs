@@ -340,6 +340,40 @@ pub fn key_policy_yaml(name: &str, glob: &str, mode: &str, key_pem: &str) -> Str
     )
 }
 
+/// A verifier for images under `reg` signed by `key_pem`, requiring `attestations` (a JSON list
+/// of policy-controller attestation entries), reaching `reg` over plain HTTP.
+pub fn key_verifier(
+    reg: &str,
+    key_pem: &str,
+    attestations: Value,
+) -> std::sync::Arc<policyctl::supply::verify::Verifier> {
+    use policyctl::supply::registry::{Registry, RegistryOptions};
+    use policyctl::supply::verify::{Verifier, VerifierOptions};
+    let doc = json!({
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+        "metadata": {"name": "key"},
+        "spec": {"images": [{"glob": format!("{reg}/**")}],
+                 "authorities": [{"key": {"data": key_pem}, "attestations": attestations}]}
+    });
+    let policy = policyctl::supply::policy::image_policy(&doc, "key.yaml", 1).unwrap();
+    let registry = Registry::new(&RegistryOptions {
+        insecure: vec![reg.to_string()],
+    });
+    std::sync::Arc::new(Verifier::new(
+        registry,
+        vec![policy],
+        &VerifierOptions::default(),
+    ))
+}
+
+/// Pushes a cosign signature of `digest` by `key`.
+impl Pusher {
+    pub fn sign(&self, repo: &str, digest: &str, key: &Key) {
+        let payload = simple_signing(&format!("{}/{repo}", self.registry), digest);
+        self.signatures(repo, digest, &[(payload.clone(), b64(&key.sign(&payload)))]);
+    }
+}
+
 pub fn cosign_tag(digest: &str, suffix: &str) -> String {
     format!("{}.{suffix}", digest.replace(':', "-"))
 }
