@@ -223,6 +223,26 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
     out
 }
 
+/// Loads `--inventory` objects into the Gatekeeper templates of `set` (check and serve share it).
+pub fn load_inventory(set: &mut crate::policy::PolicySet, paths: &[String]) -> Vec<ToolError> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let (objects, mut errors) = parse_only(&InputOptions {
+        paths: paths.to_vec(),
+        ..Default::default()
+    });
+    let objects = objects.into_iter().map(|d| d.contents).collect();
+    if let Err(e) = set.gatekeeper.set_inventory(objects) {
+        errors.push(ToolError::new(
+            "",
+            0,
+            format!("cannot load the inventory: {e}"),
+        ));
+    }
+    errors
+}
+
 /// `policyctl parse`: the documents exactly as policies see them.
 pub fn parse_only(opts: &InputOptions) -> (Vec<Document>, Vec<ToolError>) {
     let mut errors = Vec::new();

@@ -1,14 +1,13 @@
 //! `policyctl check`: flags -> policy set + inputs -> pipeline -> rendered Decision.
 
-use crate::eval::{Evaluator, Namespaces};
+use crate::eval::Evaluator;
 use crate::finding::ExitPolicy;
 use crate::input::{Limits, Parser};
 use crate::pipeline::{self, InputOptions};
-use crate::policy::{self, LoadOptions, RegoVersion};
+use crate::policy;
 use crate::report::{self, Format};
 use anyhow::Context;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -28,27 +27,8 @@ pub struct Args {
     #[arg(short = 'p', long = "policy", value_name = "PATH")]
     pub policy: Vec<String>,
 
-    /// JSON/YAML file or directory merged into `data` (repeatable).
-    #[arg(short = 'd', long = "data", value_name = "PATH")]
-    pub data: Vec<PathBuf>,
-
-    /// Package(s) to evaluate, globs allowed (repeatable). Default: `main` plus the built-in
-    /// library's packages.
-    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
-    pub namespace: Vec<String>,
-
-    /// Kubernetes objects (YAML/JSON file or directory, repeatable) loaded into Gatekeeper's
-    /// `data.inventory` for referential constraints and namespaceSelector lookups.
-    #[arg(long, value_name = "PATH")]
-    pub inventory: Vec<String>,
-
-    /// Evaluate every package.
-    #[arg(long, conflicts_with = "namespace")]
-    pub all_namespaces: bool,
-
-    /// Force the Rego dialect instead of detecting it per file (v1 first, then v0).
-    #[arg(long, value_enum, value_name = "VERSION")]
-    pub rego_version: Option<RegoVersion>,
+    #[command(flatten)]
+    pub policies: super::PolicyArgs,
 
     /// Force one parser for every input instead of detecting it from the file name.
     #[arg(long, value_enum)]
@@ -104,19 +84,8 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         .map(regex::Regex::new)
         .transpose()
         .context("--ignore is not a valid regular expression")?;
-    let namespaces = if args.all_namespaces {
-        Namespaces::All
-    } else if args.namespace.is_empty() {
-        Namespaces::Default
-    } else {
-        Namespaces::from_globs(&args.namespace).map_err(anyhow::Error::msg)?
-    };
-    let load_opts = LoadOptions {
-        policy_paths: args.policy.clone(),
-        data_paths: args.data.clone(),
-        rego_version: args.rego_version,
-        include_tests: false,
-    };
+    let namespaces = args.policies.namespaces()?;
+    let load_opts = args.policies.load_options(args.policy.clone());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -125,21 +94,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let (sources, mut load_errors) = policy::discover(&load_opts);
     let (mut set, errors) = policy::load(sources, &load_opts);
     load_errors.extend(errors);
-    if !args.inventory.is_empty() {
-        let (objects, errors) = pipeline::parse_only(&InputOptions {
-            paths: args.inventory.clone(),
-            ..Default::default()
-        });
-        load_errors.extend(errors);
-        let objects = objects.into_iter().map(|d| d.contents).collect();
-        if let Err(e) = set.gatekeeper.set_inventory(objects) {
-            load_errors.push(crate::finding::ToolError::new(
-                "",
-                0,
-                format!("cannot load the inventory: {e}"),
-            ));
-        }
-    }
+    load_errors.extend(pipeline::load_inventory(&mut set, &args.policies.inventory));
     let mut evaluator = Evaluator::new(&set, &namespaces);
     // Kept alive for the run: image verification does its registry I/O on this runtime.
     let mut _runtime = None;

@@ -94,6 +94,54 @@ fn init_tracing(server: bool) {
     };
 }
 
+/// Policy-selection flags shared by `check` and `serve` (`-p` differs: its default and help).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// JSON/YAML file or directory merged into `data` (repeatable).
+    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    pub data: Vec<std::path::PathBuf>,
+
+    /// Package(s) to evaluate, globs allowed (repeatable). Default: `main` plus the built-in
+    /// library's packages.
+    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    pub namespace: Vec<String>,
+
+    /// Evaluate every package.
+    #[arg(long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Force the Rego dialect instead of detecting it per file (v1 first, then v0).
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub rego_version: Option<crate::policy::RegoVersion>,
+
+    /// Kubernetes objects (YAML/JSON file or directory, repeatable) loaded into Gatekeeper's
+    /// `data.inventory` for referential constraints and namespaceSelector lookups.
+    #[arg(long, value_name = "PATH")]
+    pub inventory: Vec<String>,
+}
+
+impl PolicyArgs {
+    pub fn namespaces(&self) -> anyhow::Result<crate::eval::Namespaces> {
+        use crate::eval::Namespaces;
+        Ok(if self.all_namespaces {
+            Namespaces::All
+        } else if self.namespace.is_empty() {
+            Namespaces::Default
+        } else {
+            Namespaces::from_globs(&self.namespace).map_err(anyhow::Error::msg)?
+        })
+    }
+
+    pub fn load_options(&self, policy_paths: Vec<String>) -> crate::policy::LoadOptions {
+        crate::policy::LoadOptions {
+            policy_paths,
+            data_paths: self.data.clone(),
+            rego_version: self.rego_version,
+            include_tests: false,
+        }
+    }
+}
+
 /// Writes a rendered report to stdout; a closed pipe (`| head`) is not an error.
 pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();

@@ -1,8 +1,6 @@
 //! `policyctl serve`: the validating admission webhook.
 
 use super::registry_args::RegistryArgs;
-use crate::eval::Namespaces;
-use crate::policy::{LoadOptions, RegoVersion};
 use crate::server::{self, ServeOptions};
 use crate::supply::registry::RegistryOptions;
 use crate::supply::verify::VerifierOptions;
@@ -22,25 +20,8 @@ pub struct Args {
     #[arg(short = 'p', long = "policy", value_name = "PATH", required = true)]
     pub policy: Vec<String>,
 
-    /// JSON/YAML data merged into `data` (repeatable).
-    #[arg(short = 'd', long = "data", value_name = "PATH")]
-    pub data: Vec<PathBuf>,
-
-    /// Packages to evaluate (globs; default `main` plus the built-in library).
-    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
-    pub namespace: Vec<String>,
-
-    /// Evaluate every package.
-    #[arg(long, conflicts_with = "namespace")]
-    pub all_namespaces: bool,
-
-    /// Force the Rego dialect instead of detecting it per file.
-    #[arg(long, value_enum, value_name = "VERSION")]
-    pub rego_version: Option<RegoVersion>,
-
-    /// Objects loaded into Gatekeeper's data.inventory (repeatable).
-    #[arg(long, value_name = "PATH")]
-    pub inventory: Vec<String>,
+    #[command(flatten)]
+    pub policies: super::PolicyArgs,
 
     /// PEM certificate (chain) served to the API server; reloaded when it changes.
     #[arg(long, value_name = "FILE")]
@@ -74,21 +55,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         );
         Ok(Duration::from_secs_f64(v))
     };
-    let namespaces = if args.all_namespaces {
-        Namespaces::All
-    } else if args.namespace.is_empty() {
-        Namespaces::Default
-    } else {
-        Namespaces::from_globs(&args.namespace).map_err(anyhow::Error::msg)?
-    };
     let opts = ServeOptions {
-        load: LoadOptions {
-            policy_paths: args.policy,
-            data_paths: args.data,
-            rego_version: args.rego_version,
-            include_tests: false,
-        },
-        namespaces,
+        load: args.policies.load_options(args.policy.clone()),
+        namespaces: args.policies.namespaces()?,
         registry: RegistryOptions {
             insecure: args.registry.insecure_registry.clone(),
         },
@@ -102,7 +71,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         deadline_margin: secs(args.deadline_margin, "--deadline-margin")?,
         reload_interval: secs(args.reload_interval, "--reload-interval")?
             .max(Duration::from_millis(100)),
-        inventory: args.inventory,
+        inventory: args.policies.inventory.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -75,23 +75,7 @@ pub fn load_policies(
     let (sources, mut errors) = policy::discover(&opts.load);
     let (mut set, load_errors) = policy::load(sources, &opts.load);
     errors.extend(load_errors);
-    if !opts.inventory.is_empty() {
-        let (objects, e) = crate::pipeline::parse_only(&crate::pipeline::InputOptions {
-            paths: opts.inventory.clone(),
-            ..Default::default()
-        });
-        errors.extend(e);
-        if let Err(e) = set
-            .gatekeeper
-            .set_inventory(objects.into_iter().map(|d| d.contents).collect())
-        {
-            errors.push(ToolError::new(
-                "",
-                0,
-                format!("cannot load the inventory: {e}"),
-            ));
-        }
-    }
+    errors.extend(crate::pipeline::load_inventory(&mut set, &opts.inventory));
     if !errors.is_empty() {
         return Err(errors);
     }
