@@ -148,9 +148,9 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
             return out;
         }
     };
-    let engine = evaluator.engine_for_file(&target.path);
+    let scope = evaluator.scope_for_file(&target.path);
     for doc in docs {
-        let o = evaluator.evaluate_owned(&engine, doc);
+        let o = evaluator.evaluate_owned(&scope, doc);
         out.resources += 1;
         out.outcome.passed += o.passed;
         out.outcome.findings.extend(o.findings);
@@ -213,9 +213,9 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
         resource: None,
         contents: serde_json::Value::Array(combined),
     };
-    let engine = evaluator.engine_for_file("combined");
+    let scope = evaluator.scope_for_file("combined");
     // Only conftest-style rules: a combined list is not an object Gatekeeper could review.
-    let o = evaluator.evaluate_rego(&engine, &doc, regorus::Value::from(doc.contents.clone()));
+    let o = evaluator.evaluate_rego(&scope, &doc, regorus::Value::from(doc.contents.clone()));
     out.resources = 1;
     out.outcome.passed = o.passed;
     out.outcome.findings = o.findings;

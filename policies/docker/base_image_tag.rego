@@ -19,9 +19,13 @@ deny contains {"msg": msg, "code": "dockerfile-base-image-tag", "_loc": {"line":
 	msg := sprintf("FROM %s %s; pin a version tag or a digest", [image, problem])
 }
 
-unpinned(image) := "uses the latest tag" if tag(image) == "latest"
-
-unpinned(image) := "has no tag" if not tag(image)
+# One definition with `else`: the cases exclude each other, and a single definition can never
+# conflict (which lets policyctl run the library on regorus's compiled path).
+unpinned(image) := "uses the latest tag" if {
+	tag(image) == "latest"
+} else := "has no tag" if {
+	not tag(image)
+}
 
 tag(image) := t if {
 	segments := split(image, "/")

@@ -12,12 +12,11 @@ deny contains {"msg": msg, "code": "image-tag"} if {
 	msg := sprintf("%s: container %q uses image %q %s; pin a version tag or a digest", [k8s.subject, c.name, c.image, problem])
 }
 
+# One definition with `else` (a single definition can never conflict).
 tag_problem(image) := "with the latest tag" if {
 	not contains(image, "@")
 	tag(image) == "latest"
-}
-
-tag_problem(image) := "without a tag" if {
+} else := "without a tag" if {
 	not contains(image, "@")
 	not tag(image)
 }

@@ -6,7 +6,9 @@ import rego.v1
 
 import data.policyctl.lib.k8s
 
-required := object.get(data, ["policyctl", "config", "required_labels"], ["app.kubernetes.io/name"])
+default required := ["app.kubernetes.io/name"]
+
+required := data.policyctl.config.required_labels
 
 deny contains {"msg": msg, "code": "required-labels"} if {
 	not k8s.exempt("required-labels")

@@ -6,11 +6,14 @@ import rego.v1
 
 template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
 
-pod_spec := input.spec if input.kind == "Pod"
-
-pod_spec := input.spec.template.spec if input.kind in template_kinds
-
-pod_spec := input.spec.jobTemplate.spec.template.spec if input.kind == "CronJob"
+# One definition with `else` (a single definition can never conflict).
+pod_spec := input.spec if {
+	input.kind == "Pod"
+} else := input.spec.template.spec if {
+	input.kind in template_kinds
+} else := input.spec.jobTemplate.spec.template.spec if {
+	input.kind == "CronJob"
+}
 
 is_workload if pod_spec
 

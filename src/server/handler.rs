@@ -152,14 +152,13 @@ pub async fn validate(
         // Evaluated on this worker: ~0.6 ms of CPU; handing it to a blocking thread cost more
         // (cross-thread frees dominated glibc malloc under load). regorus's execution timer
         // bounds a runaway policy to the request's remaining budget, so it cannot hold a worker.
-        let mut engine = policies.engine.clone();
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: budget
+        let mut scope = policies.scope.clone();
+        scope.set_time_limit(
+            budget
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(10)),
-            check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
-        });
-        Ok::<_, String>(policies.evaluator.evaluate_policies(&engine, doc))
+        );
+        Ok::<_, String>(policies.evaluator.evaluate_policies(&scope, doc))
     };
     let evaluation = async {
         let (rules, images) = tokio::join!(rules, images);

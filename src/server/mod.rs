@@ -42,7 +42,7 @@ pub struct ServeOptions {
 /// One loaded policy generation: what a request is evaluated with.
 pub struct Policies {
     pub evaluator: Evaluator,
-    pub engine: regorus::Engine,
+    pub scope: crate::eval::Scope,
     pub verifier: Option<Arc<Verifier>>,
 }
 
@@ -102,10 +102,10 @@ pub fn load_policies(
             "no rules, constraints or image policies to enforce (check -p and -n)",
         )]);
     }
-    let engine = evaluator.engine_for_file("admission");
+    let scope = evaluator.scope_for_file("admission");
     Ok(Policies {
         evaluator,
-        engine,
+        scope,
         verifier,
     })
 }
