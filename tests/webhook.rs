@@ -155,6 +155,16 @@ fn bad_requests_get_4xx_with_a_reason_and_the_server_keeps_serving() {
     let (s, t) = post(br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec());
     assert_eq!(s, 400);
     assert!(t.contains("no request"), "{t}");
+    let mut not_an_object = review(
+        "CREATE",
+        Some(&fixture("testdata/k8s/allowed/pod.yaml")),
+        None,
+        false,
+    );
+    not_an_object["request"]["object"] = json!("a string");
+    let (s, t) = post(serde_json::to_vec(&not_an_object).unwrap());
+    assert_eq!(s, 400);
+    assert!(t.contains("request.object must be an object"), "{t}");
     // Still serving.
     let (status, body) = w.review(&review(
         "CREATE",

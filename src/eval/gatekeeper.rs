@@ -71,15 +71,44 @@ pub fn subject_of_review(doc: &Json) -> Result<Subject, String> {
         .get("operation")
         .and_then(Json::as_str)
         .unwrap_or("");
-    let object = match (request.get("object"), request.get("oldObject")) {
-        (Some(o), _) if !o.is_null() => o.clone(),
-        (_, Some(old)) if !old.is_null() => old.clone(),
-        _ => return Err("AdmissionReview request has neither object nor oldObject".into()),
-    };
+    let object = request[reviewed_key(request)?].clone();
     if operation == "DELETE" {
         review["object"] = object.clone();
     }
     Ok(Subject { object, review })
+}
+
+/// Which of `object` and `oldObject` a request is about: the object, or the old one when there
+/// is none (DELETE).
+fn reviewed_key(request: &Json) -> Result<&'static str, String> {
+    match (request.get("object"), request.get("oldObject")) {
+        (Some(o), _) if !o.is_null() => Ok("object"),
+        (_, Some(old)) if !old.is_null() => Ok("oldObject"),
+        _ => Err("AdmissionReview request has neither object nor oldObject".into()),
+    }
+}
+
+/// The object a document is about, moved out of it (no copy): the reviewed object of an
+/// AdmissionReview, else the document itself. For callers that need no Gatekeeper review.
+pub fn take_object(doc: &mut Document) -> Result<Json, ToolError> {
+    if !is_admission_review(&doc.contents) {
+        return Ok(std::mem::take(&mut doc.contents));
+    }
+    let request = doc
+        .contents
+        .get_mut("request")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| {
+            ToolError::new(
+                doc.file.as_str(),
+                doc.line,
+                "AdmissionReview has no request",
+            )
+        })?;
+    let key = reviewed_key(request).map_err(|e| ToolError::new(doc.file.as_str(), doc.line, e))?;
+    let object = request[key].take();
+    doc.resource = resource_of(&object);
+    Ok(object)
 }
 
 /// Builds the subject of a parsed document, unwrapping AdmissionReviews. The document's resource

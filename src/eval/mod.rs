@@ -327,12 +327,15 @@ impl Evaluator {
 
     fn evaluate_with(&self, scope: &Scope, mut doc: Document, images: bool) -> Outcome {
         let supply = self.supply.as_ref().filter(|_| images);
-        let needs_subject = !self.gatekeeper.is_empty()
-            || supply.is_some()
-            || gatekeeper::is_admission_review(&doc.contents);
-        if !needs_subject {
-            let input = Value::from(std::mem::take(&mut doc.contents));
-            return self.evaluate_rego(scope, &doc, input);
+        if self.gatekeeper.is_empty() && supply.is_none() {
+            // Only the object is needed: move it out, no review to build.
+            return match gatekeeper::take_object(&mut doc) {
+                Ok(object) => self.evaluate_rego(scope, &doc, Value::from(object)),
+                Err(e) => Outcome {
+                    errors: vec![e],
+                    ..Default::default()
+                },
+            };
         }
         let subject = match gatekeeper::subject(&mut doc) {
             Ok(s) => s,

@@ -80,7 +80,39 @@ pub async fn validate(
             )
         }
     }
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(raw.clone()) {
+    // The envelope (uid, kind, user, operation…) through kube-core's types; the objects are
+    // evaluated from `raw` and only need to be JSON objects, so they are not copied into it.
+    for key in ["object", "oldObject"] {
+        if let Some(v) = raw.pointer(&format!("/request/{key}")) {
+            if !v.is_null() && !v.is_object() {
+                return bad_request(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid AdmissionReview: request.{key} must be an object"),
+                );
+            }
+        }
+    }
+    let envelope = match &raw {
+        Json::Object(top) => Json::Object(
+            top.iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("request", Json::Object(request)) => (
+                        k.clone(),
+                        Json::Object(
+                            request
+                                .iter()
+                                .filter(|(k, _)| *k != "object" && *k != "oldObject")
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect(),
+                        ),
+                    ),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect(),
+        ),
+        _ => Json::Null,
+    };
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(envelope) {
         Ok(r) => r,
         Err(e) => {
             return bad_request(
