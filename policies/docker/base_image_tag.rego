@@ -4,15 +4,16 @@ package policyctl.docker.base_image_tag
 
 import rego.v1
 
-import data.policyctl.lib.docker
+import data.policyctl.lib.docker.is_dockerfile
+import data.policyctl.lib.docker.stage_names
 
 deny contains {"msg": msg, "code": "dockerfile-base-image-tag", "_loc": {"line": cmd.Line}} if {
-	docker.is_dockerfile
+	is_dockerfile
 	some cmd in input
 	cmd.Cmd == "from"
 	image := cmd.Value[0]
 	lower(image) != "scratch"
-	not lower(image) in docker.stage_names
+	not lower(image) in stage_names
 	not startswith(image, "$")
 	not contains(image, "@")
 	problem := unpinned(image)

@@ -5,13 +5,15 @@ package policyctl.k8s.allowed_registries
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "allowed-registries"} if {
 	not k8s.exempt("allowed-registries")
 	allowed := data.policyctl.config.allowed_registries
-	some c in k8s.containers
+	some c in containers
 	not from_allowed(c.image, allowed)
-	msg := sprintf("%s: container %q image %q is not from an allowed registry (%s)", [k8s.subject, c.name, c.image, concat(", ", allowed)])
+	msg := sprintf("%s: container %q image %q is not from an allowed registry (%s)", [subject, c.name, c.image, concat(", ", allowed)])
 }
 
 from_allowed(image, allowed) if {

@@ -5,6 +5,9 @@ package policyctl.k8s.capabilities
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.regular_containers
+import data.policyctl.lib.k8s.subject
 
 baseline := {
 	"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -13,17 +16,17 @@ baseline := {
 
 deny contains {"msg": msg, "code": "capabilities"} if {
 	not k8s.exempt("capabilities")
-	some c in k8s.containers
+	some c in containers
 	some cap in c.securityContext.capabilities.add
 	not upper(cap) in baseline
-	msg := sprintf("%s: container %q adds capability %s; remove it from securityContext.capabilities.add", [k8s.subject, c.name, cap])
+	msg := sprintf("%s: container %q adds capability %s; remove it from securityContext.capabilities.add", [subject, c.name, cap])
 }
 
 deny_drop_all contains {"msg": msg, "code": "capabilities-drop-all"} if {
 	not k8s.exempt("capabilities")
-	some c in k8s.regular_containers
+	some c in regular_containers
 	not drops_all(c)
-	msg := sprintf("%s: container %q must drop all capabilities: securityContext.capabilities.drop: [ALL]", [k8s.subject, c.name])
+	msg := sprintf("%s: container %q must drop all capabilities: securityContext.capabilities.drop: [ALL]", [subject, c.name])
 }
 
 drops_all(c) if {

@@ -4,11 +4,13 @@ package policyctl.k8s.host_ports
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "host-ports"} if {
 	not k8s.exempt("host-ports")
-	some c in k8s.containers
+	some c in containers
 	some port in c.ports
 	object.get(port, "hostPort", 0) != 0
-	msg := sprintf("%s: container %q uses hostPort %d; expose it through a Service instead", [k8s.subject, c.name, port.hostPort])
+	msg := sprintf("%s: container %q uses hostPort %d; expose it through a Service instead", [subject, c.name, port.hostPort])
 }

@@ -4,12 +4,14 @@ package policyctl.k8s.image_tag
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "image-tag"} if {
 	not k8s.exempt("image-tag")
-	some c in k8s.containers
+	some c in containers
 	problem := tag_problem(c.image)
-	msg := sprintf("%s: container %q uses image %q %s; pin a version tag or a digest", [k8s.subject, c.name, c.image, problem])
+	msg := sprintf("%s: container %q uses image %q %s; pin a version tag or a digest", [subject, c.name, c.image, problem])
 }
 
 # One definition with `else` (a single definition can never conflict).

@@ -5,14 +5,16 @@ package policyctl.k8s.probes
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.pod_spec
+import data.policyctl.lib.k8s.subject
 
 long_running := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
 
 warn contains {"msg": msg, "code": "probes"} if {
 	not k8s.exempt("probes")
 	input.kind in long_running
-	some c in k8s.pod_spec.containers
+	some c in pod_spec.containers
 	some probe in ["livenessProbe", "readinessProbe"]
 	not c[probe]
-	msg := sprintf("%s: container %q has no %s", [k8s.subject, c.name, probe])
+	msg := sprintf("%s: container %q has no %s", [subject, c.name, probe])
 }

@@ -5,6 +5,8 @@ package policyctl.k8s.required_labels
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.is_workload
+import data.policyctl.lib.k8s.subject
 
 default required := ["app.kubernetes.io/name"]
 
@@ -12,8 +14,8 @@ required := data.policyctl.config.required_labels
 
 deny contains {"msg": msg, "code": "required-labels"} if {
 	not k8s.exempt("required-labels")
-	k8s.is_workload
+	is_workload
 	some label in required
 	not input.metadata.labels[label]
-	msg := sprintf("%s: missing required label %q in metadata.labels", [k8s.subject, label])
+	msg := sprintf("%s: missing required label %q in metadata.labels", [subject, label])
 }

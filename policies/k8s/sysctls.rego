@@ -4,6 +4,8 @@ package policyctl.k8s.sysctls
 import rego.v1
 
 import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.pod_spec
+import data.policyctl.lib.k8s.subject
 
 safe := {
 	"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
@@ -14,7 +16,7 @@ safe := {
 
 deny contains {"msg": msg, "code": "sysctls"} if {
 	not k8s.exempt("sysctls")
-	some s in k8s.pod_spec.securityContext.sysctls
+	some s in pod_spec.securityContext.sysctls
 	not s.name in safe
-	msg := sprintf("%s: sysctl %q is not in the Pod Security Standards' safe set", [k8s.subject, s.name])
+	msg := sprintf("%s: sysctl %q is not in the Pod Security Standards' safe set", [subject, s.name])
 }

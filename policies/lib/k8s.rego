@@ -1,5 +1,10 @@
 # Shared helpers for the Kubernetes policies: where the pod spec lives in each workload kind,
 # every container of it, effective security settings, and the exemption annotation.
+#
+# Policies import the rules they use by name (`import data.policyctl.lib.k8s.containers`) and
+# call functions through the package (`k8s.exempt(...)`): on policyctl's compiled evaluation
+# path a named rule is a direct call, while `k8s.containers` through the package import builds
+# the whole package document first (docs/policies.md, "Writing fast policies").
 package policyctl.lib.k8s
 
 import rego.v1

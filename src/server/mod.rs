@@ -173,7 +173,12 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
     tokio::spawn(watch(state.clone(), tls.clone()));
     tokio::spawn(shutdown_on_signal(handle.clone(), state.clone()));
     tracing::info!(%addr, "policyctl webhook serving");
-    axum_server::bind_rustls(addr, tls)
+    // TCP_NODELAY: an admission answer is one small write the API server is waiting for; Nagle
+    // must not hold it back.
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls.clone())
+        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::bind(addr)
+        .acceptor(acceptor)
         .handle(handle)
         .serve(app(state).into_make_service())
         .await?;
