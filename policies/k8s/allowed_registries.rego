@@ -4,12 +4,12 @@ package policyctl.k8s.allowed_registries
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "allowed-registries"} if {
-	not k8s.exempt("allowed-registries")
+	not "allowed-registries" in exempted
 	allowed := data.policyctl.config.allowed_registries
 	some c in containers
 	not from_allowed(c.image, allowed)

@@ -4,8 +4,8 @@ package policyctl.k8s.capabilities
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.regular_containers
 import data.policyctl.lib.k8s.subject
 
@@ -15,7 +15,7 @@ baseline := {
 }
 
 deny contains {"msg": msg, "code": "capabilities"} if {
-	not k8s.exempt("capabilities")
+	not "capabilities" in exempted
 	some c in containers
 	some cap in c.securityContext.capabilities.add
 	not upper(cap) in baseline
@@ -23,7 +23,7 @@ deny contains {"msg": msg, "code": "capabilities"} if {
 }
 
 deny_drop_all contains {"msg": msg, "code": "capabilities-drop-all"} if {
-	not k8s.exempt("capabilities")
+	not "capabilities" in exempted
 	some c in regular_containers
 	not drops_all(c)
 	msg := sprintf("%s: container %q must drop all capabilities: securityContext.capabilities.drop: [ALL]", [subject, c.name])

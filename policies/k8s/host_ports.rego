@@ -3,12 +3,12 @@ package policyctl.k8s.host_ports
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "host-ports"} if {
-	not k8s.exempt("host-ports")
+	not "host-ports" in exempted
 	some c in containers
 	some port in c.ports
 	object.get(port, "hostPort", 0) != 0

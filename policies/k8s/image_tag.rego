@@ -3,12 +3,12 @@ package policyctl.k8s.image_tag
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "image-tag"} if {
-	not k8s.exempt("image-tag")
+	not "image-tag" in exempted
 	some c in containers
 	problem := tag_problem(c.image)
 	msg := sprintf("%s: container %q uses image %q %s; pin a version tag or a digest", [subject, c.name, c.image, problem])

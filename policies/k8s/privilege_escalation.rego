@@ -3,12 +3,12 @@ package policyctl.k8s.privilege_escalation
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "privilege-escalation"} if {
-	not k8s.exempt("privilege-escalation")
+	not "privilege-escalation" in exempted
 	some c in containers
 	object.get(c, ["securityContext", "allowPrivilegeEscalation"], true) != false
 	msg := sprintf("%s: container %q must set securityContext.allowPrivilegeEscalation: false", [subject, c.name])

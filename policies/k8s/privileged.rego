@@ -3,12 +3,12 @@ package policyctl.k8s.privileged
 
 import rego.v1
 
-import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "privileged"} if {
-	not k8s.exempt("privileged")
+	not "privileged" in exempted
 	some c in containers
 	c.securityContext.privileged == true
 	msg := sprintf("%s: container %q is privileged; set securityContext.privileged: false", [subject, c.name])

@@ -4,14 +4,14 @@ package policyctl.k8s.probes
 
 import rego.v1
 
-import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.pod_spec
 import data.policyctl.lib.k8s.subject
 
 long_running := {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
 
 warn contains {"msg": msg, "code": "probes"} if {
-	not k8s.exempt("probes")
+	not "probes" in exempted
 	input.kind in long_running
 	some c in pod_spec.containers
 	some probe in ["livenessProbe", "readinessProbe"]

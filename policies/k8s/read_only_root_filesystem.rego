@@ -4,12 +4,12 @@ package policyctl.k8s.read_only_root_filesystem
 
 import rego.v1
 
-import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.regular_containers
 import data.policyctl.lib.k8s.subject
 
 deny contains {"msg": msg, "code": "read-only-root-filesystem"} if {
-	not k8s.exempt("read-only-root-filesystem")
+	not "read-only-root-filesystem" in exempted
 	some c in regular_containers
 	object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) != true
 	msg := sprintf("%s: container %q must set securityContext.readOnlyRootFilesystem: true", [subject, c.name])

@@ -4,7 +4,7 @@ package policyctl.k8s.required_labels
 
 import rego.v1
 
-import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.is_workload
 import data.policyctl.lib.k8s.subject
 
@@ -13,7 +13,7 @@ default required := ["app.kubernetes.io/name"]
 required := data.policyctl.config.required_labels
 
 deny contains {"msg": msg, "code": "required-labels"} if {
-	not k8s.exempt("required-labels")
+	not "required-labels" in exempted
 	is_workload
 	some label in required
 	not input.metadata.labels[label]

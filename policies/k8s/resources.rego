@@ -4,14 +4,14 @@ package policyctl.k8s.resources
 
 import rego.v1
 
-import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.regular_containers
 import data.policyctl.lib.k8s.subject
 
 required := [["requests", "cpu"], ["requests", "memory"], ["limits", "memory"]]
 
 deny contains {"msg": msg, "code": "resources"} if {
-	not k8s.exempt("resources")
+	not "resources" in exempted
 	some c in regular_containers
 	some path in required
 	object.get(c, array.concat(["resources"], path), null) == null

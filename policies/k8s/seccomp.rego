@@ -6,12 +6,13 @@ import rego.v1
 
 import data.policyctl.lib.k8s
 import data.policyctl.lib.k8s.containers
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.subject
 
 allowed := {"RuntimeDefault", "Localhost"}
 
 deny contains {"msg": msg, "code": "seccomp"} if {
-	not k8s.exempt("seccomp")
+	not "seccomp" in exempted
 	some c in containers
 	profile := k8s.security(c, "seccompProfile")
 	is_object(profile)
@@ -20,7 +21,7 @@ deny contains {"msg": msg, "code": "seccomp"} if {
 }
 
 deny contains {"msg": msg, "code": "seccomp"} if {
-	not k8s.exempt("seccomp")
+	not "seccomp" in exempted
 	some c in containers
 	k8s.security(c, "seccompProfile") == null
 	msg := sprintf("%s: container %q has no seccompProfile; set type: RuntimeDefault on the pod", [subject, c.name])

@@ -3,7 +3,7 @@ package policyctl.k8s.sysctls
 
 import rego.v1
 
-import data.policyctl.lib.k8s
+import data.policyctl.lib.k8s.exempted
 import data.policyctl.lib.k8s.pod_spec
 import data.policyctl.lib.k8s.subject
 
@@ -15,7 +15,7 @@ safe := {
 }
 
 deny contains {"msg": msg, "code": "sysctls"} if {
-	not k8s.exempt("sysctls")
+	not "sysctls" in exempted
 	some s in pod_spec.securityContext.sysctls
 	not s.name in safe
 	msg := sprintf("%s: sysctl %q is not in the Pod Security Standards' safe set", [subject, s.name])

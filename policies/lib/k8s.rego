@@ -2,7 +2,7 @@
 # every container of it, effective security settings, and the exemption annotation.
 #
 # Policies import the rules they use by name (`import data.policyctl.lib.k8s.containers`) and
-# call functions through the package (`k8s.exempt(...)`): on policyctl's compiled evaluation
+# call functions through the package (`k8s.security(...)`): on policyctl's compiled evaluation
 # path a named rule is a direct call, while `k8s.containers` through the package import builds
 # the whole package document first (docs/policies.md, "Writing fast policies").
 package policyctl.lib.k8s
@@ -37,10 +37,10 @@ containers contains c if some c in pod_spec.ephemeralContainers
 security(c, field) := object.get(c, ["securityContext", field], object.get(pod_spec, ["securityContext", field], null))
 
 # `policyctl.dev/exempt: "privileged, host-path"` on the object exempts it from those policies.
-exempt(policy) if {
-	annotation := input.metadata.annotations["policyctl.dev/exempt"]
-	some p in split(annotation, ",")
-	trim_space(p) == policy
+# A set computed once per object (policies test `"privileged" in exempted`), not a function
+# called by every policy.
+exempted contains trim_space(p) if {
+	some p in split(input.metadata.annotations["policyctl.dev/exempt"], ",")
 }
 
 # `kind Deployment "web"`, for messages.

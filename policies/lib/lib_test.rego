@@ -34,6 +34,6 @@ test_security_falls_back_to_pod if {
 }
 
 test_exempt_annotation if {
-	k8s.exempt("host-path") with input as fixtures.exempted(fixtures.good_deployment, "privileged, host-path")
-	not k8s.exempt("seccomp") with input as fixtures.exempted(fixtures.good_deployment, "privileged, host-path")
+	"host-path" in k8s.exempted with input as fixtures.exempted(fixtures.good_deployment, "privileged, host-path")
+	not "seccomp" in k8s.exempted with input as fixtures.exempted(fixtures.good_deployment, "privileged, host-path")
 }
