@@ -88,6 +88,12 @@ fn reviewed_key(request: &Json) -> Result<&'static str, String> {
     }
 }
 
+/// The object an AdmissionReview is about (see [`reviewed_key`]).
+pub fn reviewed_object(review: &Json) -> Option<&Json> {
+    let request = review.get("request")?;
+    reviewed_key(request).ok().map(|key| &request[key])
+}
+
 /// The object a document is about, moved out of it (no copy): the reviewed object of an
 /// AdmissionReview, else the document itself. For callers that need no Gatekeeper review.
 pub fn take_object(doc: &mut Document) -> Result<Json, ToolError> {

@@ -153,12 +153,7 @@ pub async fn validate(
     // Image verification is I/O: it runs concurrently and holds no evaluation slot. The object
     // under review is `object`, or `oldObject` on DELETE.
     let image_subject = policies.evaluator.supply_chain().map(|_| {
-        let object = doc
-            .contents
-            .pointer("/request/object")
-            .filter(|o| !o.is_null());
-        let object = object
-            .or_else(|| doc.contents.pointer("/request/oldObject"))
+        let object = crate::eval::gatekeeper::reviewed_object(&doc.contents)
             .cloned()
             .unwrap_or(Json::Null);
         let meta = Document {
@@ -181,7 +176,7 @@ pub async fn validate(
     let rules = async {
         // Waiting for a core counts against the deadline too.
         let _permit = state.evaluations.acquire().await;
-        // Evaluated on this worker: ~0.6 ms of CPU; handing it to a blocking thread cost more
+        // Evaluated on this worker: ~0.1 ms of CPU; handing it to a blocking thread cost more
         // (cross-thread frees dominated glibc malloc under load). regorus's execution timer
         // bounds a runaway policy to the request's remaining budget, so it cannot hold a worker.
         let mut scope = policies.scope.clone();
