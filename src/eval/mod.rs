@@ -244,7 +244,8 @@ impl Evaluator {
         let added = engine
             .add_policy(format!("<{BATCH_PACKAGE}>"), rules)
             .and_then(|_| engine.add_policy(format!("<{BATCH_PACKAGE}_all>"), all))
-            .and_then(|_| engine.eval_rule(BATCH_RULE.into()));
+            .map_err(|e| e.to_string())
+            .and_then(|_| crate::policy::prepare_rule(&mut engine, BATCH_RULE));
         if added.is_ok() {
             self.engine = engine;
             self.batched = true;
@@ -291,7 +292,7 @@ impl Evaluator {
                     .map(|r| r.path.clone())
             };
             if let Some(rule) = first {
-                let _ = engine.eval_rule(rule);
+                let _ = crate::policy::prepare_rule(&mut engine, &rule);
             }
             data = engine.get_data();
         }
@@ -659,6 +660,35 @@ mod tests {
             &["testdata/conftest/inputs", "testdata/k8s"],
         );
         assert!(findings >= 3, "{findings}");
+    }
+
+    #[test]
+    fn the_compiled_path_stops_at_the_time_limit_and_reports_it() {
+        let ev = evaluator(vec![Source {
+            path: "slow.rego".into(),
+            text: "package slow\nimport rego.v1\ndeny contains \"never\" if {\n\tsome i in numbers.range(1, 20000)\n\tsome j in numbers.range(1, 20000)\n\ti == j + 50000\n}\n".into(),
+            builtin: false,
+        }]);
+        assert!(ev.compiled.is_some());
+        let doc = Document {
+            file: "f.yaml".into(),
+            line: 1,
+            resource: None,
+            contents: serde_json::json!({}),
+        };
+        let mut scope = ev.scope_for_file("f.yaml");
+        scope.set_time_limit(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let out = ev.evaluate(&scope, &doc);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(out.findings.is_empty());
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert!(
+            out.errors[0].message.contains("policy evaluation stopped")
+                && out.errors[0].message.contains("time limit"),
+            "{}",
+            out.errors[0].message
+        );
     }
 
     #[test]

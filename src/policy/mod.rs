@@ -516,12 +516,27 @@ fn prepare(engine: &mut Engine, packages: &[Package]) -> Result<(), String> {
             .or_else(|| p.tests.first().map(|t| format!("data.{}.{}", p.name, t.0)))
     });
     match first {
-        Some(path) => engine
-            .eval_rule(path)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        Some(path) => prepare_rule(engine, &path),
         None => Ok(()),
     }
+}
+
+/// Prepares (compiles) `engine` by evaluating `rule` once, as regorus only prepares on first
+/// evaluation. That evaluation sees no input, so a rule that ignores the input would run in
+/// full here: it is cut short after a bound, which still leaves the engine prepared (a
+/// time-limit error is not a compile error).
+pub(crate) fn prepare_rule(engine: &mut Engine, rule: &str) -> Result<(), String> {
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: std::time::Duration::from_secs(1),
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
+    });
+    let result = match engine.eval_rule(rule.to_string()) {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("exceeded time limit") => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    engine.clear_execution_timer_config();
+    result
 }
 
 #[cfg(test)]
