@@ -382,6 +382,9 @@ impl Evaluator {
             // Out of time (an execution limit the caller set): retrying on the interpreter
             // would only multiply the overrun.
             Err(e) if e.contains("exceeded time limit") => return stopped(&e),
+            Err(e) => {
+                tracing::debug!(file = %doc.file, error = %e, "compiled evaluation failed; evaluating on the interpreter");
+            }
             _ => {}
         }
         let mut engine = scope.engine.clone();
