@@ -50,6 +50,29 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// The review without `request.object`/`request.oldObject`: what kube-core's types need to
+/// read the envelope, without copying the objects into them.
+fn envelope(raw: &Json) -> Json {
+    let Json::Object(top) = raw else {
+        return Json::Null;
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in top {
+        let v = match (k.as_str(), v) {
+            ("request", Json::Object(request)) => Json::Object(
+                request
+                    .iter()
+                    .filter(|(k, _)| *k != "object" && *k != "oldObject")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Json::Object(out)
+}
+
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
@@ -92,27 +115,7 @@ pub async fn validate(
             }
         }
     }
-    let envelope = match &raw {
-        Json::Object(top) => Json::Object(
-            top.iter()
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("request", Json::Object(request)) => (
-                        k.clone(),
-                        Json::Object(
-                            request
-                                .iter()
-                                .filter(|(k, _)| *k != "object" && *k != "oldObject")
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect(),
-                        ),
-                    ),
-                    _ => (k.clone(), v.clone()),
-                })
-                .collect(),
-        ),
-        _ => Json::Null,
-    };
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(envelope) {
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(envelope(&raw)) {
         Ok(r) => r,
         Err(e) => {
             return bad_request(
@@ -125,9 +128,7 @@ pub async fn validate(
         Ok(r) => r,
         Err(_) => return bad_request(StatusCode::BAD_REQUEST, "AdmissionReview has no request"),
     };
-    if raw.pointer("/request/object").is_none_or(Json::is_null)
-        && raw.pointer("/request/oldObject").is_none_or(Json::is_null)
-    {
+    if crate::eval::gatekeeper::reviewed_object(&raw).is_none() {
         return bad_request(
             StatusCode::BAD_REQUEST,
             "AdmissionRequest has neither object nor oldObject to review",
