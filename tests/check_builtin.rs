@@ -217,3 +217,23 @@ fn conftest_exception_in_a_builtin_package_turns_failures_into_exceptions() {
     assert_eq!(f[0].0, "exception");
     assert_eq!(report["summary"]["exceptions"], 1);
 }
+
+#[test]
+fn the_interpreter_and_the_compiled_engine_report_the_same() {
+    let args = |engine: &'static str| {
+        [
+            "check",
+            "--rego-engine",
+            engine,
+            "testdata/k8s",
+            "testdata/docker",
+            "testdata/terraform",
+        ]
+    };
+    let (code_auto, auto) = check_json(&args("auto"));
+    let (code_interp, interp) = check_json(&args("interpreter"));
+    assert_eq!(code_auto, code_interp);
+    assert_eq!(auto["summary"], interp["summary"]);
+    assert_eq!(findings(&auto), findings(&interp));
+    assert!(findings(&auto).len() >= 20);
+}

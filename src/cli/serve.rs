@@ -58,6 +58,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let opts = ServeOptions {
         load: args.policies.load_options(args.policy.clone()),
         namespaces: args.policies.namespaces()?,
+        rego_engine: args.policies.rego_engine,
         registry: RegistryOptions {
             insecure: args.registry.insecure_registry.clone(),
         },

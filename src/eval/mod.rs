@@ -15,6 +15,16 @@ use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How Rego runs (`--rego-engine`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegoEngine {
+    /// Compiled for regorus's VM when no rule of the policy set can conflict, else interpreted.
+    #[default]
+    Auto,
+    /// Always regorus's interpreter (slower; the same verdicts).
+    Interpreter,
+}
+
 /// Which packages a run evaluates (`-n`, `--all-namespaces`).
 #[derive(Debug, Clone)]
 pub enum Namespaces {
@@ -250,6 +260,19 @@ impl Evaluator {
             self.engine = engine;
             self.batched = true;
         }
+    }
+
+    /// Applies `--rego-engine`: `Interpreter` drops the compiled batch.
+    pub fn with_engine(mut self, engine: RegoEngine) -> Self {
+        if engine == RegoEngine::Interpreter {
+            self.compiled = None;
+        }
+        self
+    }
+
+    /// Whether documents are evaluated on the compiled path.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
     }
 
     /// Verifies workload images with `supply` (when image policies are loaded).

@@ -28,6 +28,7 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub struct ServeOptions {
     pub load: LoadOptions,
     pub namespaces: Namespaces,
+    pub rego_engine: crate::eval::RegoEngine,
     pub registry: RegistryOptions,
     pub verifier: VerifierOptions,
     pub tls_cert: PathBuf,
@@ -79,7 +80,7 @@ pub fn load_policies(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut evaluator = Evaluator::new(&set, &opts.namespaces);
+    let mut evaluator = Evaluator::new(&set, &opts.namespaces).with_engine(opts.rego_engine);
     let mut verifier = None;
     if !set.image_policies.is_empty() {
         let registry = Registry::new(&opts.registry);
@@ -102,6 +103,11 @@ pub fn load_policies(
             "no rules, constraints or image policies to enforce (check -p and -n)",
         )]);
     }
+    tracing::info!(
+        checks = evaluator.rule_count(),
+        compiled = evaluator.is_compiled(),
+        "policies loaded"
+    );
     let scope = evaluator.scope_for_file("admission");
     Ok(Policies {
         evaluator,
