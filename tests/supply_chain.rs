@@ -770,9 +770,10 @@ fn credentials_come_from_the_docker_config() {
         oci::key_policy_yaml("private", "127.0.0.1:*/**", "enforce", &key.public_pem),
     )
     .unwrap();
-    let run = |docker_config: &Path| {
+    let run_with_path = |docker_config: &Path, path: &std::ffi::OsStr| {
         let out = policyctl()
             .env("DOCKER_CONFIG", docker_config)
+            .env("PATH", path)
             .args([
                 "verify-image",
                 "-o",
@@ -788,6 +789,8 @@ fn credentials_come_from_the_docker_config() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         (out.status.code().unwrap(), v["images"][0].clone())
     };
+    let system_path = std::env::var_os("PATH").unwrap_or_default();
+    let run = |docker_config: &Path| run_with_path(docker_config, &system_path);
     // No credentials: the registry refuses, and the image is denied with that reason.
     let empty = tempfile::tempdir().unwrap();
     let (code, v) = run(empty.path());
@@ -809,4 +812,41 @@ fn credentials_come_from_the_docker_config() {
     .unwrap();
     let (code, v) = run(config.path());
     assert_eq!(code, 0, "{v:#}");
+
+    // A credential helper named in `credHelpers`, as cloud registries configure it: policyctl
+    // runs `docker-credential-<name> get` with the registry on stdin.
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join("docker-credential-policyctl-test");
+    let asked = bin.path().join("asked");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho \"$server\" > {}\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}' \"$server\"\n",
+            asked.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helpers = tempfile::tempdir().unwrap();
+    std::fs::write(
+        helpers.path().join("config.json"),
+        serde_json::to_vec(&json!({"credHelpers": {reg.addr.clone(): "policyctl-test"}})).unwrap(),
+    )
+    .unwrap();
+    let mut path = std::ffi::OsString::from(bin.path());
+    path.push(":");
+    path.push(&system_path);
+    let (code, v) = run_with_path(helpers.path(), &path);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap().trim(),
+        reg.addr,
+        "the helper was asked for this registry"
+    );
+    // A helper that fails: no credentials, denied with the registry's refusal.
+    std::fs::write(&helper, "#!/bin/sh\nexit 1\n").unwrap();
+    let (code, v) = run_with_path(helpers.path(), &path);
+    assert_eq!(code, 1, "{v:#}");
 }
