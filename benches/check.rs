@@ -5,6 +5,10 @@
 //!
 //! Environment: BENCH_DOCS (default 10000), BENCH_REPS (default 5).
 
+#[path = "shared/raw.rs"]
+mod raw;
+
+use raw::raw_engine;
 use rayon::prelude::*;
 use regorus::{Engine, Value};
 use std::path::Path;
@@ -57,27 +61,6 @@ fn generate(dir: &Path, n: usize) -> Vec<serde_json::Value> {
         docs.push(serde_yaml::from_str(&text).expect("generated manifest parses"));
     }
     docs
-}
-
-/// The raw baseline engine: every built-in .rego (no tests) added to a bare regorus engine.
-fn raw_engine() -> (Engine, Vec<String>) {
-    let mut engine = Engine::new();
-    engine.set_strict_builtin_errors(false);
-    let (sources, _) = policyctl::policy::discover(&Default::default());
-    for s in &sources {
-        engine
-            .add_policy(s.path.clone(), s.text.clone())
-            .expect("built-in policy parses");
-    }
-    let (set, _) = policyctl::policy::load(sources, &Default::default());
-    let rules: Vec<String> = set
-        .packages
-        .iter()
-        .flat_map(|p| p.rules.iter().map(|r| r.path.clone()))
-        .collect();
-    // Prepare once, so clones are cheap (regorus prepares lazily).
-    engine.eval_rule(rules[0].clone()).unwrap();
-    (engine, rules)
 }
 
 fn baseline(

@@ -7,6 +7,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "shared/raw.rs"]
+mod raw;
 
 use common::oci::{self, Key, Pusher, TestRegistry};
 use common::webhook::{review, Webhook};
@@ -142,19 +144,7 @@ fn allow_all(
 /// per rule) and the compiled RVM path (one entry rule gathering every rule, a fresh VM per
 /// evaluation), which is what policyctl runs for this library.
 fn raw_regorus(object: &Value) -> (f64, f64) {
-    let (sources, _) = policyctl::policy::discover(&Default::default());
-    let mut engine = regorus::Engine::new();
-    engine.set_strict_builtin_errors(false);
-    for s in &sources {
-        engine.add_policy(s.path.clone(), s.text.clone()).unwrap();
-    }
-    let (set, _) = policyctl::policy::load(sources, &Default::default());
-    let rules: Vec<String> = set
-        .packages
-        .iter()
-        .flat_map(|p| p.rules.iter().map(|r| r.path.clone()))
-        .collect();
-    engine.eval_rule(rules[0].clone()).unwrap();
+    let (mut engine, rules) = raw::raw_engine();
     let input = regorus::Value::from(object.clone());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
