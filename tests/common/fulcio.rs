@@ -4,12 +4,11 @@
 //! sigstore's signer; leaf signatures are made with the openssl CLI.
 #![allow(dead_code)]
 
-use super::oci::{b64, sha256, Key};
+use super::oci::{b64, openssl_sign, sha256, Key};
 use der::{Decode, Encode};
 use rcgen::{BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, KeyPair, SanType};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::process::Command;
 
 pub struct TestFulcio {
     ca_cert: rcgen::Certificate,
@@ -28,25 +27,7 @@ pub struct Leaf {
 impl Leaf {
     /// A base64 signature over `msg` by the leaf key (`openssl dgst -sha256 -sign`).
     pub fn sign_b64(&self, msg: &[u8]) -> String {
-        let key = self.key_dir.path().join("leaf.pem");
-        let input = self.key_dir.path().join("msg");
-        std::fs::write(&input, msg).unwrap();
-        let out = Command::new("openssl")
-            .args([
-                "dgst",
-                "-sha256",
-                "-sign",
-                key.to_str().unwrap(),
-                input.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        b64(&out.stdout)
+        b64(&openssl_sign(&self.key_dir.path().join("leaf.pem"), msg))
     }
 }
 

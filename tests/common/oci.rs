@@ -495,25 +495,7 @@ impl OpensslKey {
 
     /// `openssl dgst -sha256 -sign key.pem` over `msg`: a DER ECDSA signature.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        let input = self.dir.path().join("msg");
-        std::fs::write(&input, msg).unwrap();
-        let key = self.dir.path().join("key.pem");
-        let out = Command::new("openssl")
-            .args([
-                "dgst",
-                "-sha256",
-                "-sign",
-                key.to_str().unwrap(),
-                input.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        openssl_sign(&self.dir.path().join("key.pem"), msg)
     }
 }
 
@@ -598,4 +580,27 @@ impl Layout {
             ],
         );
     }
+}
+
+/// `openssl dgst -sha256 -sign KEY` over `msg` (written next to the key): a DER ECDSA signature,
+/// made by a tool independent of the code under test.
+pub fn openssl_sign(key: &Path, msg: &[u8]) -> Vec<u8> {
+    let input = key.with_extension("msg");
+    std::fs::write(&input, msg).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "dgst",
+            "-sha256",
+            "-sign",
+            key.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
