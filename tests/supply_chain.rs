@@ -388,7 +388,11 @@ fn registry_faults_fail_closed_and_deadline_is_respected() {
     // Down: nothing listens.
     let down = format!("127.0.0.1:{}", oci::free_port());
     let (code, v) = verify(dir.path(), &down, &format!("{down}/app:1"), &[]);
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "a registry fault is 'could not decide', not a denial: {v:#}"
+    );
+    assert_eq!(v["verdict"], "deny");
     let r = reasons(&v);
     assert!(
         r.contains(&format!(
@@ -406,7 +410,7 @@ fn registry_faults_fail_closed_and_deadline_is_respected() {
         &["--timeout", "1"],
     );
     let elapsed = start.elapsed();
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         reasons(&v).contains("did not finish within the 1.0s deadline"),
         "{}",
@@ -440,11 +444,30 @@ fn static_pass_never_contacts_the_registry() {
     let down = format!("127.0.0.1:{}", oci::free_port());
     let (code, v) = verify(dir.path(), &down, &format!("{down}/base/os:1"), &[]);
     assert_eq!((code, v["verdict"].as_str()), (0, Some("allow")), "{v:#}");
+    // An image no policy matches: policy-controller's no-match-policy, deny by default.
     let (code, v) = verify(dir.path(), &down, &format!("{down}/other/app:1"), &[]);
+    assert_eq!((code, v["verdict"].as_str()), (1, Some("deny")), "{v:#}");
+    assert!(
+        reasons(&v).contains("no ClusterImagePolicy matches image"),
+        "{v:#}"
+    );
+    let (code, v) = verify(
+        dir.path(),
+        &down,
+        &format!("{down}/other/app:1"),
+        &["--no-match-policy", "warn"],
+    );
+    assert_eq!((code, v["verdict"].as_str()), (0, Some("warn")), "{v:#}");
+    let (code, v) = verify(
+        dir.path(),
+        &down,
+        &format!("{down}/other/app:1"),
+        &["--no-match-policy", "allow"],
+    );
     assert_eq!(
         (code, v["policies"].as_array().unwrap().len()),
         (0, 0),
-        "no policy matches: allowed"
+        "no-match-policy allow: no policy, allowed"
     );
 }
 
@@ -794,7 +817,10 @@ fn credentials_come_from_the_docker_config() {
     // No credentials: the registry refuses, and the image is denied with that reason.
     let empty = tempfile::tempdir().unwrap();
     let (code, v) = run(empty.path());
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "refused by the registry: policyctl could not decide"
+    );
     assert!(
         reasons(&v).contains("cannot read the image's digest from registry"),
         "{}",
@@ -848,5 +874,5 @@ fn credentials_come_from_the_docker_config() {
     // A helper that fails: no credentials, denied with the registry's refusal.
     std::fs::write(&helper, "#!/bin/sh\nexit 1\n").unwrap();
     let (code, v) = run_with_path(helpers.path(), &path);
-    assert_eq!(code, 1, "{v:#}");
+    assert_eq!((code, v["verdict"].as_str()), (2, Some("deny")), "{v:#}");
 }

@@ -20,6 +20,11 @@ pub struct RegistryArgs {
     /// How long a verdict for (digest, policy) is reused, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub cache_ttl: u64,
+
+    /// What happens to an image that no loaded ClusterImagePolicy matches (policy-controller's
+    /// no-match-policy). Only applies when image policies are loaded at all.
+    #[arg(long, value_enum, value_name = "ACTION", default_value = "deny")]
+    pub no_match_policy: crate::supply::verify::NoMatch,
 }
 
 impl RegistryArgs {
@@ -37,6 +42,7 @@ impl RegistryArgs {
         let opts = VerifierOptions {
             deadline: Duration::from_secs_f64(self.timeout),
             verdict_ttl: Duration::from_secs(self.cache_ttl),
+            no_match: self.no_match_policy,
             ..Default::default()
         };
         Ok(Verifier::with_trust_roots(registry, policies, roots, &opts))

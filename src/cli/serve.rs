@@ -65,6 +65,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         verifier: VerifierOptions {
             deadline: secs(args.registry.timeout, "--timeout")?,
             verdict_ttl: Duration::from_secs(args.registry.cache_ttl),
+            no_match: args.registry.no_match_policy,
             ..Default::default()
         },
         tls_cert: args.tls_cert,

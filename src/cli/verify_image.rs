@@ -11,7 +11,11 @@ use std::io::Write;
 or v1alpha1). Each image is resolved to a digest once and every signature and attestation is \
 verified against that digest.\n\nExamples:\n  policyctl verify-image -p policies/images ghcr.io/acme/app:1.2.0\n  \
 policyctl verify-image -p cip.yaml --insecure-registry 127.0.0.1:5000 127.0.0.1:5000/app:dev -o json\n\n\
-Exit codes: 0 allowed (or only warned), 1 denied, 2 error."
+A policy with spec.match applies to every image unless --resource names the workload the \
+images run in; with --resource, spec.match selects policies by that object and spec.policy's \
+includeSpec/includeObjectMeta/includeTypeMeta read it, as policy-controller does at admission.\n\n\
+Exit codes: 0 allowed (or only warned), 1 denied, 2 could not decide (registry fault, timeout, \
+bad policy) — so CI can tell a flaky registry from an unsigned image."
 )]
 pub struct Args {
     /// Images to verify.
@@ -25,6 +29,11 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub output: Format,
+
+    /// The workload (YAML/JSON, first document) the images run in: for spec.match and for
+    /// spec.policy's includeSpec/includeObjectMeta/includeTypeMeta.
+    #[arg(long, value_name = "FILE")]
+    pub resource: Option<String>,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -58,10 +67,35 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(super::EXIT_ERROR);
     }
+    let resource = match &args.resource {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--resource {path}: {e}"))?;
+            let parser = if path.ends_with(".json") {
+                crate::input::Parser::Json
+            } else {
+                crate::input::Parser::Yaml
+            };
+            let docs = crate::input::parse(path, &text, parser)
+                .map_err(|e| anyhow::anyhow!("{path}:{}: {}", e.line, e.message))?;
+            let doc = docs
+                .into_iter()
+                .find(|d| d.contents.is_object())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--resource {path}: no Kubernetes object in the file")
+                })?;
+            Some(crate::supply::policy::ResourceContext::of(&doc.contents))
+        }
+    };
     let (runtime, supply) = args
         .registry
         .supply_chain(set.image_policies, set.trust_roots)?;
-    let verdicts = runtime.block_on(supply.verifier.verify_all(&args.images));
+    let verdicts = runtime.block_on(
+        supply
+            .verifier
+            .verify_all_for(&args.images, resource.as_ref()),
+    );
     let rendered = match args.output {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&serde_json::json!({ "images": verdicts }))?;
@@ -96,7 +130,18 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     };
     super::emit(&rendered)?;
     drop(runtime);
-    Ok(u8::from(
-        verdicts.iter().any(|v| v.verdict == Verdict::Deny),
-    ))
+    // A denial that stands on its own is 1; a denial only because the registry could not be
+    // read (or the deadline passed) is 2: policyctl could not decide.
+    let denials = verdicts
+        .iter()
+        .flat_map(|v| &v.policies)
+        .filter(|p| p.verdict == Verdict::Deny);
+    let (undecided, decided): (Vec<_>, Vec<_>) = denials.partition(|p| p.undecided);
+    Ok(if !decided.is_empty() {
+        1
+    } else if !undecided.is_empty() {
+        super::EXIT_ERROR
+    } else {
+        0
+    })
 }

@@ -157,7 +157,7 @@ fn labels(obj: &Json) -> serde_json::Map<String, Json> {
 }
 
 /// Kubernetes label selector semantics (matchLabels AND matchExpressions).
-fn selector_matches(
+pub(crate) fn selector_matches(
     selector: &Json,
     labels: &serde_json::Map<String, Json>,
 ) -> Result<bool, String> {

@@ -3,6 +3,7 @@
 
 use crate::finding::{Finding, Severity};
 use crate::input::Document;
+use crate::supply::policy::ResourceContext;
 use crate::supply::verify::{Verdict, Verifier};
 use serde_json::{json, Value as Json};
 use std::sync::Arc;
@@ -23,7 +24,10 @@ impl SupplyChain {
             return;
         }
         let refs: Vec<String> = images.iter().map(|(_, i)| i.clone()).collect();
-        let verdicts = self.runtime.block_on(self.verifier.verify_all(&refs));
+        let resource = ResourceContext::of(object);
+        let verdicts = self
+            .runtime
+            .block_on(self.verifier.verify_all_for(&refs, Some(&resource)));
         findings(doc, &images, verdicts, out);
     }
 
@@ -31,7 +35,8 @@ impl SupplyChain {
     pub async fn evaluate_async(&self, doc: &Document, object: &Json, out: &mut super::Outcome) {
         let images = crate::supply::images_of(object);
         let refs: Vec<String> = images.iter().map(|(_, i)| i.clone()).collect();
-        let verdicts = self.verifier.verify_all(&refs).await;
+        let resource = ResourceContext::of(object);
+        let verdicts = self.verifier.verify_all_for(&refs, Some(&resource)).await;
         findings(doc, &images, verdicts, out);
     }
 }

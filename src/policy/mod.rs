@@ -5,6 +5,7 @@
 
 pub mod gatekeeper;
 mod rules;
+pub mod strict;
 
 pub use rules::{classify, exception_name, RuleKind};
 
@@ -414,14 +415,15 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicie
                     Err(e) => errors.push(e),
                 }
             } else if image_policy::is_image_policy(&doc.contents) {
-                match image_policy::image_policy(&doc.contents, &m.path, doc.line) {
+                match image_policy::image_policy(&doc.contents, &m.path, &m.text, doc.line) {
                     Ok(p) => images.push(p),
                     Err(e) => errors.push(e),
                 }
             } else if image_policy::is_trust_root(&doc.contents) {
-                match crate::supply::keyless::trust_root(&doc.contents) {
+                match crate::supply::keyless::trust_root(&doc.contents, &m.path, &m.text, doc.line)
+                {
                     Ok(r) => roots.push(r),
-                    Err(e) => errors.push(ToolError::new(m.path.as_str(), doc.line, e)),
+                    Err(e) => errors.push(e),
                 }
             }
         }

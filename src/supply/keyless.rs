@@ -6,6 +6,7 @@
 //! certificate's key. Fulcio certificates live ten minutes, so "now" is the wrong clock.
 
 use super::policy::Identity;
+use crate::finding::ToolError;
 use base64::Engine as _;
 use der::{Decode, Encode};
 use serde_json::Value as Json;
@@ -28,6 +29,8 @@ pub struct TrustRoot {
     pub cas: Vec<Certificate>,
     /// Rekor keys by log ID (hex sha256 of the key's DER SPKI).
     pub tlog_keys: BTreeMap<String, CosignVerificationKey>,
+    /// `tLogs[].baseURL` → log ID, so `ctlog.url` can name one log.
+    pub tlog_urls: BTreeMap<String, String>,
     /// CT log keys by log ID (sha256 of the key's DER SPKI).
     pub ct_keys: BTreeMap<[u8; 32], CosignVerificationKey>,
 }
@@ -56,6 +59,21 @@ fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The certificates of a PEM (or base64-encoded PEM) chain; none is an error.
+pub fn certificates(text: &str) -> Result<Vec<Certificate>, String> {
+    let pem = pem_or_base64(text)?;
+    let certs = pem_blocks(&pem, "CERTIFICATE")
+        .iter()
+        .map(|der| {
+            Certificate::from_der(der).map_err(|e| format!("holds an invalid certificate: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
+}
+
 fn key_and_id(pem: &str) -> Result<(CosignVerificationKey, [u8; 32]), String> {
     let der = pem_blocks(pem, "PUBLIC KEY")
         .into_iter()
@@ -65,73 +83,180 @@ fn key_and_id(pem: &str) -> Result<(CosignVerificationKey, [u8; 32]), String> {
     Ok((key, Sha256::digest(&der).into()))
 }
 
-/// Reads a TrustRoot document.
-pub fn trust_root(doc: &Json) -> Result<TrustRoot, String> {
+// The document as policy-controller's v1alpha1 types define it; unknown fields are refused.
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TrustRootDoc {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    metadata: crate::policy::strict::ObjectMeta,
+    spec: TrustRootSpec,
+    #[serde(default)]
+    #[allow(dead_code)]
+    status: Option<Json>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TrustRootSpec {
+    #[serde(default)]
+    remote: Option<Json>,
+    #[serde(default)]
+    repository: Option<Json>,
+    #[serde(default)]
+    sigstore_keys: Option<SigstoreKeys>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SigstoreKeys {
+    #[serde(default)]
+    certificate_authorities: Vec<CaDoc>,
+    #[serde(default, rename = "tLogs")]
+    tlogs: Vec<LogDoc>,
+    #[serde(default, rename = "ctLogs")]
+    ctlogs: Vec<LogDoc>,
+    /// Read so the document is accepted; consulted once RFC 3161 timestamps are verified
+    /// (authorities asking for them are refused until then).
+    #[serde(default)]
+    #[allow(dead_code)]
+    timestamp_authorities: Vec<CaDoc>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CaDoc {
+    #[serde(default)]
+    #[allow(dead_code)]
+    subject: Option<Json>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    uri: Option<String>,
+    cert_chain: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LogDoc {
+    #[serde(default, rename = "baseURL")]
+    base_url: Option<String>,
+    #[serde(default)]
+    hash_algorithm: Option<String>,
+    public_key: String,
+}
+
+/// Reads a TrustRoot document (`text` is the whole file, `line` where the document starts).
+pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<TrustRoot, ToolError> {
     let name = doc
         .pointer("/metadata/name")
         .and_then(Json::as_str)
         .unwrap_or("<unnamed>")
         .to_string();
-    let keys = doc.pointer("/spec/sigstoreKeys").ok_or_else(|| {
-        format!("TrustRoot {name}: only spec.sigstoreKeys (offline keys) is supported")
-    })?;
-    let err = |m: String| format!("TrustRoot {name}: {m}");
-    let mut cas = Vec::new();
-    for ca in keys
-        .get("certificateAuthorities")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let chain = ca
-            .get("certChain")
-            .and_then(Json::as_str)
-            .ok_or_else(|| err("certificateAuthorities[] needs certChain".into()))?;
-        let pem = pem_or_base64(chain).map_err(|e| err(format!("certChain {e}")))?;
-        for der in pem_blocks(&pem, "CERTIFICATE") {
-            cas.push(
-                Certificate::from_der(&der)
-                    .map_err(|e| err(format!("certChain holds an invalid certificate: {e}")))?,
-            );
+    let what = format!("TrustRoot {name}");
+    let origin = crate::policy::strict::Origin { file, text, line };
+    let parsed: TrustRootDoc = origin.read(doc, &what)?;
+    let err = |field: &str, m: String| origin.error(field, format!("{m} ({what})"));
+    for (field, set) in [
+        ("spec.remote", parsed.spec.remote.is_some()),
+        ("spec.repository", parsed.spec.repository.is_some()),
+    ] {
+        if set {
+            return Err(err(
+                field,
+                "TUF roots are not fetched or unpacked; give the keys in spec.sigstoreKeys".into(),
+            ));
         }
     }
-    let tlog_keys = log_keys(keys, "tLogs")
-        .map_err(&err)?
-        .into_iter()
-        .map(|(key, id)| (hex(&id), key))
-        .collect();
-    let ct_keys = log_keys(keys, "ctLogs")
-        .map_err(&err)?
-        .into_iter()
-        .map(|(key, id)| (id, key))
-        .collect();
+    let keys = parsed
+        .spec
+        .sigstore_keys
+        .ok_or_else(|| err("spec.sigstoreKeys", "is required (offline keys)".into()))?;
+    let mut cas = Vec::new();
+    for (i, ca) in keys.certificate_authorities.iter().enumerate() {
+        cas.extend(certificates(&ca.cert_chain).map_err(|e| {
+            err(
+                &format!("spec.sigstoreKeys.certificateAuthorities[{i}].certChain"),
+                e,
+            )
+        })?);
+    }
     if cas.is_empty() {
         return Err(err(
-            "no certificate authority (certificateAuthorities[].certChain)".into(),
+            "spec.sigstoreKeys.certificateAuthorities",
+            "needs at least one certificate authority (certChain)".into(),
         ));
     }
+    let mut tlog_keys = BTreeMap::new();
+    let mut tlog_urls = BTreeMap::new();
+    for (field, logs) in [("tLogs", &keys.tlogs), ("ctLogs", &keys.ctlogs)] {
+        for (i, log) in logs.iter().enumerate() {
+            let at = format!("spec.sigstoreKeys.{field}[{i}]");
+            if log
+                .hash_algorithm
+                .as_deref()
+                .is_some_and(|h| h != "sha-256" && h != "sha256")
+            {
+                return Err(err(
+                    &format!("{at}.hashAlgorithm"),
+                    "only sha-256 logs are supported".into(),
+                ));
+            }
+            let (key, id) = pem_or_base64(&log.public_key)
+                .and_then(|pem| key_and_id(&pem))
+                .map_err(|e| err(&format!("{at}.publicKey"), e))?;
+            if field == "tLogs" {
+                if let Some(url) = &log.base_url {
+                    tlog_urls.insert(url.trim_end_matches('/').to_string(), hex(&id));
+                }
+                tlog_keys.insert(hex(&id), key);
+            }
+        }
+    }
+    let ct_keys = keys
+        .ctlogs
+        .iter()
+        .filter_map(|l| pem_or_base64(&l.public_key).ok())
+        .filter_map(|pem| key_and_id(&pem).ok())
+        .map(|(key, id)| (id, key))
+        .collect();
     Ok(TrustRoot {
         name,
         cas,
         tlog_keys,
+        tlog_urls,
         ct_keys,
     })
 }
 
-/// The public keys of `tLogs[]` or `ctLogs[]`, each with its log ID (sha256 of the DER SPKI).
-fn log_keys(keys: &Json, field: &str) -> Result<Vec<(CosignVerificationKey, [u8; 32])>, String> {
-    keys.get(field)
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .map(|log| {
-            let pk = log
-                .get("publicKey")
-                .and_then(Json::as_str)
-                .ok_or_else(|| format!("{field}[] needs publicKey"))?;
-            key_and_id(&pem_or_base64(pk)?).map_err(|e| format!("{field} publicKey: {e}"))
-        })
-        .collect()
+impl TrustRoot {
+    /// This root's transparency-log keys, narrowed to the log at `url` when one is named.
+    pub fn tlog_keys_for(
+        &self,
+        url: Option<&str>,
+    ) -> Result<BTreeMap<String, CosignVerificationKey>, String> {
+        match url {
+            None => Ok(self.tlog_keys.clone()),
+            Some(u) => {
+                let id = self.tlog_urls.get(u.trim_end_matches('/')).ok_or_else(|| {
+                    format!(
+                        "ctlog.url {u} names no transparency log (tLogs[].baseURL) of trust root {}",
+                        self.name
+                    )
+                })?;
+                Ok(self
+                    .tlog_keys
+                    .iter()
+                    .filter(|(k, _)| *k == id)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect())
+            }
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -233,7 +358,7 @@ pub fn verify(
     root: &TrustRoot,
     identities: &[Identity],
     insecure_ignore_sct: bool,
-) -> Result<(), Refusal> {
+) -> Result<(Option<String>, Vec<String>), Refusal> {
     let cert_pem = layer.certificate.ok_or((
         "image-signature-invalid",
         "signature has no certificate (not a keyless signature)".to_string(),
@@ -262,26 +387,7 @@ pub fn verify(
         ));
     };
     // 2. Rekor SET: proves the signature was logged at integratedTime.
-    let bundle = layer.bundle.ok_or((
-        "keyless-no-rekor",
-        "no Rekor bundle: the certificate's validity cannot be judged".to_string(),
-    ))?;
-    let raw = serde_json::json!({"base64Signature": layer.signature, "cert": cert_pem, "rekorBundle": serde_json::from_str::<Json>(bundle).unwrap_or(Json::Null)});
-    let verified = sigstore::cosign::bundle::SignedArtifactBundle::new_verified(
-        &raw.to_string(),
-        &root.tlog_keys,
-    )
-    .map_err(|e| {
-        (
-            "keyless-rekor-invalid",
-            format!(
-                "Rekor bundle does not verify with the transparency-log keys of trust root {}: {e}",
-                root.name
-            ),
-        )
-    })?;
-    let integrated = verified.rekor_bundle.payload.integrated_time;
-    check_rekor_body(&verified.rekor_bundle.payload.body, layer)?;
+    let integrated = rekor_entry(layer, cert_pem, &root.tlog_keys, &root.name)?;
     // 3. Validity at the integrated time (of the leaf and its issuer).
     if !valid_at(&cert, integrated) || !valid_at(issuer, integrated) {
         return Err((
@@ -318,7 +424,36 @@ pub fn verify(
             "image-signature-invalid",
             "signature does not verify with the certificate's key (altered payload)".to_string(),
         )
-    })
+    })?;
+    Ok((iss, subjects))
+}
+
+/// Verifies the Rekor bundle of a signature layer (its SET, with the given log keys) and that
+/// the entry logs this signature over this payload; returns the integrated time.
+pub fn rekor_entry(
+    layer: &KeylessLayer<'_>,
+    signer_pem: &str,
+    tlog_keys: &BTreeMap<String, CosignVerificationKey>,
+    root_name: &str,
+) -> Result<i64, Refusal> {
+    let bundle = layer.bundle.ok_or((
+        "tlog-entry-missing",
+        "no Rekor bundle (dev.sigstore.cosign/bundle): the signature was not logged in a transparency log"
+            .to_string(),
+    ))?;
+    let raw = serde_json::json!({"base64Signature": layer.signature, "cert": signer_pem, "rekorBundle": serde_json::from_str::<Json>(bundle).unwrap_or(Json::Null)});
+    let verified =
+        sigstore::cosign::bundle::SignedArtifactBundle::new_verified(&raw.to_string(), tlog_keys)
+            .map_err(|e| {
+                (
+                    "keyless-rekor-invalid",
+                    format!(
+                        "Rekor bundle does not verify with the transparency-log keys of trust root {root_name}: {e}"
+                    ),
+                )
+            })?;
+    check_rekor_body(&verified.rekor_bundle.payload.body, layer)?;
+    Ok(verified.rekor_bundle.payload.integrated_time)
 }
 
 /// The logged entry must be this signature over this payload (hashedrekord).

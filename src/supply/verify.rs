@@ -4,7 +4,10 @@
 //! that do not depend on a fault are cached.
 
 use super::keyless::{self, TrustRoot};
-use super::policy::{AttestationReq, Authority, AuthorityKind, ImagePolicy, Mode};
+use super::policy::{
+    AttestationReq, Authority, AuthorityKind, ImagePolicy, Mode, ResourceContext, SignatureFormat,
+    SignatureSource, Tlog,
+};
 use super::reference::{cosign_tag, ImageRef};
 use super::registry::{layers, Registry, RegistryError};
 use base64::Engine as _;
@@ -40,6 +43,31 @@ pub struct PolicyVerdict {
     /// Stable finding code of the first reason (`image-unsigned`, `sbom-missing`, …).
     #[serde(skip)]
     pub code: &'static str,
+    /// The verdict rests on a registry fault or timeout: policyctl could not decide.
+    #[serde(skip)]
+    pub undecided: bool,
+}
+
+impl PolicyVerdict {
+    fn allow(name: &str) -> Self {
+        PolicyVerdict {
+            name: name.to_string(),
+            verdict: Verdict::Allow,
+            reasons: Vec::new(),
+            code: "",
+            undecided: false,
+        }
+    }
+}
+
+/// What to do with an image that no loaded ClusterImagePolicy matches (policy-controller's
+/// `no-match-policy`; its default is deny).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum NoMatch {
+    #[default]
+    Deny,
+    Warn,
+    Allow,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +114,8 @@ fn fault(what: &str, image: &ImageRef, e: RegistryError) -> Failure {
 
 /// One `.sig` layer.
 struct SigLayer {
+    /// The layer's digest (policy-controller's signature `id`).
+    id: String,
     payload: Vec<u8>,
     signature: Option<String>,
     certificate: Option<String>,
@@ -111,23 +141,37 @@ struct EnvelopeSignature {
 struct Evidence {
     image: ImageRef,
     digest: String,
+    /// Where signatures and attestations are read (`source[].oci`, `tagPrefix`).
+    source: SignatureSource,
+    /// The repository they are read from: the image's, or `source[].oci`.
+    store: ImageRef,
     signatures: OnceCell<Result<Vec<SigLayer>, Failure>>,
-    attestations: OnceCell<Result<Vec<Envelope>, Failure>>,
+    attestations: OnceCell<Result<Vec<(String, Envelope)>, Failure>>,
     /// DSSE envelopes of cosign's newer bundle format (OCI referrers), fetched only when the
     /// `.sig`/`.att` tags do not settle the question.
-    bundles: OnceCell<Result<Vec<Envelope>, Failure>>,
+    bundles: OnceCell<Result<Vec<(String, Envelope)>, Failure>>,
 }
 
 /// Verifies images, with verdict and tag caches shared by every caller.
 pub struct Verifier {
     registry: Registry,
     policies: Arc<Vec<ImagePolicy>>,
-    verdicts: moka::future::Cache<(String, String), PolicyVerdict>,
+    verdicts: moka::future::Cache<(String, String), Outcome>,
     tags: moka::future::Cache<String, String>,
     deadline: Duration,
     verifications: AtomicUsize,
     lookups: AtomicUsize,
     trust_roots: std::collections::BTreeMap<String, Arc<TrustRoot>>,
+    no_match: NoMatch,
+}
+
+/// A cached authority outcome: the policy's verdict before its CIP-level `spec.policy`, and
+/// what that policy reads (policy-controller's `authorityMatches`, image configs).
+#[derive(Clone)]
+struct Outcome {
+    verdict: PolicyVerdict,
+    matches: Json,
+    config: Option<Json>,
 }
 
 /// Verifier settings.
@@ -136,6 +180,7 @@ pub struct VerifierOptions {
     pub deadline: Duration,
     pub verdict_ttl: Duration,
     pub tag_ttl: Duration,
+    pub no_match: NoMatch,
 }
 
 impl Default for VerifierOptions {
@@ -144,6 +189,7 @@ impl Default for VerifierOptions {
             deadline: Duration::from_secs(10),
             verdict_ttl: Duration::from_secs(300),
             tag_ttl: Duration::from_secs(30),
+            no_match: NoMatch::Deny,
         }
     }
 }
@@ -178,6 +224,7 @@ impl Verifier {
             deadline: opts.deadline,
             verifications: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
+            no_match: opts.no_match,
         }
     }
 
@@ -201,11 +248,30 @@ impl Verifier {
 
     /// Verifies several images concurrently (a workload's containers).
     pub async fn verify_all(&self, images: &[String]) -> Vec<ImageVerdict> {
-        futures::future::join_all(images.iter().map(|i| self.verify(i))).await
+        self.verify_all_for(images, None).await
+    }
+
+    /// As [`Verifier::verify_all`], for the images of one workload: `spec.match` selects
+    /// policies by the resource, and `spec.policy` may read it.
+    pub async fn verify_all_for(
+        &self,
+        images: &[String],
+        resource: Option<&ResourceContext>,
+    ) -> Vec<ImageVerdict> {
+        futures::future::join_all(images.iter().map(|i| self.verify_for(i, resource))).await
     }
 
     /// Verifies one image against every matching policy. Never fails: problems are reasons.
     pub async fn verify(&self, image: &str) -> ImageVerdict {
+        self.verify_for(image, None).await
+    }
+
+    /// Verifies one image of `resource` against every policy matching both.
+    pub async fn verify_for(
+        &self,
+        image: &str,
+        resource: Option<&ResourceContext>,
+    ) -> ImageVerdict {
         let parsed = match ImageRef::parse(image) {
             Ok(r) => r,
             Err(e) => {
@@ -218,6 +284,7 @@ impl Verifier {
                         verdict: Verdict::Deny,
                         reasons: vec![e],
                         code: "image-reference",
+                        undecided: false,
                     }],
                 }
             }
@@ -225,7 +292,7 @@ impl Verifier {
         let matching: Vec<&ImagePolicy> = self
             .policies
             .iter()
-            .filter(|p| p.matches(&parsed))
+            .filter(|p| p.matches(&parsed) && p.applies_to(resource))
             .collect();
         let mut verdict = ImageVerdict {
             image: image.to_string(),
@@ -233,14 +300,37 @@ impl Verifier {
             verdict: Verdict::Allow,
             policies: Vec::new(),
         };
+        if matching.is_empty() && self.no_match != NoMatch::Allow {
+            verdict.policies.push(PolicyVerdict {
+                name: "<no-match-policy>".into(),
+                verdict: if self.no_match == NoMatch::Deny {
+                    Verdict::Deny
+                } else {
+                    Verdict::Warn
+                },
+                reasons: vec![format!(
+                    "no ClusterImagePolicy matches image {} (no-match-policy: {}; pass --no-match-policy allow to let such images through)",
+                    parsed.glob_name(),
+                    if self.no_match == NoMatch::Deny { "deny" } else { "warn" }
+                )],
+                code: "image-no-policy",
+                undecided: false,
+            });
+        }
         // Static policies never touch the registry.
         let (statics, dynamic): (Vec<&ImagePolicy>, Vec<&ImagePolicy>) =
             matching.into_iter().partition(|p| p.is_static());
         for p in statics {
-            verdict.policies.push(static_verdict(p));
+            verdict
+                .policies
+                .push(cip_policy_verdict(p, static_outcome(p), resource));
         }
         if !dynamic.is_empty() {
-            match tokio::time::timeout(self.deadline, self.verify_dynamic(&parsed, &dynamic)).await
+            match tokio::time::timeout(
+                self.deadline,
+                self.verify_dynamic(&parsed, &dynamic, resource),
+            )
+            .await
             {
                 Ok((digest, verdicts)) => {
                     verdict.digest = digest.or(verdict.digest);
@@ -274,6 +364,7 @@ impl Verifier {
         &self,
         image: &ImageRef,
         policies: &[&ImagePolicy],
+        resource: Option<&ResourceContext>,
     ) -> (Option<String>, Vec<PolicyVerdict>) {
         let digest = match self.digest_of(image).await {
             Ok(d) => d,
@@ -287,13 +378,35 @@ impl Verifier {
                 )
             }
         };
-        let evidence = Evidence {
-            image: image.clone(),
-            digest: digest.clone(),
-            signatures: OnceCell::new(),
-            bundles: OnceCell::new(),
-            attestations: OnceCell::new(),
-        };
+        // One evidence store per signature source, shared by every policy that reads it.
+        let mut evidence: std::collections::BTreeMap<SignatureSource, Evidence> =
+            Default::default();
+        for p in policies {
+            for a in &p.authorities {
+                if evidence.contains_key(&a.source) {
+                    continue;
+                }
+                let store = match &a.source.repository {
+                    None => image.clone(),
+                    Some(repo) => match ImageRef::parse(repo) {
+                        Ok(r) => r,
+                        Err(_) => image.clone(), // checked at load
+                    },
+                };
+                evidence.insert(
+                    a.source.clone(),
+                    Evidence {
+                        image: image.clone(),
+                        digest: digest.clone(),
+                        source: a.source.clone(),
+                        store,
+                        signatures: OnceCell::new(),
+                        bundles: OnceCell::new(),
+                        attestations: OnceCell::new(),
+                    },
+                );
+            }
+        }
         let mut out = Vec::new();
         for p in policies {
             let key = (digest.clone(), p.fingerprint.clone());
@@ -302,18 +415,20 @@ impl Verifier {
                 .verdicts
                 .try_get_with(key, async {
                     self.verifications.fetch_add(1, Ordering::Relaxed);
-                    let v = self.verify_policy(p, &evidence).await;
-                    if v.1 {
-                        Err(v.0)
+                    let (outcome, transient) =
+                        self.verify_policy(p, &evidence, image, &digest).await;
+                    if transient {
+                        Err(outcome)
                     } else {
-                        Ok(v.0)
+                        Ok(outcome)
                     }
                 })
                 .await;
-            out.push(match result {
+            let outcome = match result {
                 Ok(v) => v,
                 Err(transient) => (*transient).clone(),
-            });
+            };
+            out.push(cip_policy_verdict(p, outcome, resource));
         }
         (Some(digest), out)
     }
@@ -341,21 +456,28 @@ impl Verifier {
             .map_err(|f| (*f).clone())
     }
 
-    /// A policy's verdict, and whether it rests on a transient fault (then it is not cached).
-    async fn verify_policy(&self, p: &ImagePolicy, ev: &Evidence) -> (PolicyVerdict, bool) {
+    /// A policy's authority outcome, and whether it rests on a transient fault (then it is not
+    /// cached). Authorities are OR: without a CIP-level policy the first that passes decides;
+    /// with one, every authority is tried, since the policy may ask for several (N of M).
+    async fn verify_policy(
+        &self,
+        p: &ImagePolicy,
+        evidence: &std::collections::BTreeMap<SignatureSource, Evidence>,
+        image: &ImageRef,
+        digest: &str,
+    ) -> (Outcome, bool) {
         let mut failures = Vec::new();
+        let mut matches = serde_json::Map::new();
         for a in &p.authorities {
+            let Some(ev) = evidence.get(&a.source) else {
+                continue;
+            };
             match self.check_authority(p, a, ev).await {
-                Ok(()) => {
-                    return (
-                        PolicyVerdict {
-                            name: p.name.clone(),
-                            verdict: Verdict::Allow,
-                            reasons: Vec::new(),
-                            code: "",
-                        },
-                        false,
-                    )
+                Ok(m) => {
+                    matches.insert(a.name.clone(), m);
+                    if p.policy.is_none() {
+                        break;
+                    }
                 }
                 Err(mut f) => {
                     f.reason = format!("{}: {}", a.name, f.reason);
@@ -363,61 +485,144 @@ impl Verifier {
                 }
             }
         }
-        let transient = failures.iter().any(|f| f.transient);
-        (failed(p, &failures), transient)
+        if matches.is_empty() {
+            let transient = failures.iter().any(|f| f.transient);
+            let outcome = Outcome {
+                verdict: failed(p, &failures),
+                matches: Json::Null,
+                config: None,
+            };
+            return (outcome, transient);
+        }
+        let mut config = None;
+        if p.policy.as_ref().is_some_and(|c| c.fetch_config_file) {
+            match self.config_files(image, digest).await {
+                Ok(c) => config = Some(c),
+                Err(f) => {
+                    let transient = f.transient;
+                    let outcome = Outcome {
+                        verdict: failed(p, &[f]),
+                        matches: Json::Null,
+                        config: None,
+                    };
+                    return (outcome, transient);
+                }
+            }
+        }
+        let outcome = Outcome {
+            verdict: PolicyVerdict::allow(&p.name),
+            matches: Json::Object(matches),
+            config,
+        };
+        (outcome, false)
     }
 
+    /// policy-controller's `config`: each platform's OCI image config, keyed
+    /// `os/architecture[/variant]`.
+    async fn config_files(&self, image: &ImageRef, digest: &str) -> Result<Json, Failure> {
+        let reference = image.at_digest(digest);
+        let manifest = self
+            .registry
+            .manifest(&reference)
+            .await
+            .map_err(|e| fault("the image manifest", image, e))?;
+        let mut manifests = Vec::new();
+        if let Some(list) = manifest.get("manifests").and_then(Json::as_array) {
+            for m in list {
+                let Some(d) = m.get("digest").and_then(Json::as_str) else {
+                    continue;
+                };
+                let child = self
+                    .registry
+                    .manifest(&image.at_digest(d))
+                    .await
+                    .map_err(|e| fault("a platform manifest", image, e))?;
+                manifests.push(child);
+            }
+        } else {
+            manifests.push(manifest);
+        }
+        let mut out = serde_json::Map::new();
+        for m in manifests {
+            let Some(desc) = m.get("config") else {
+                continue;
+            };
+            let desc: OciDescriptor = serde_json::from_value(desc.clone()).map_err(|e| {
+                Failure::new(
+                    "image-config",
+                    format!("image manifest has an unreadable config descriptor: {e}"),
+                )
+            })?;
+            let blob = self
+                .registry
+                .blob(&reference, &desc)
+                .await
+                .map_err(|e| fault("the image config", image, e))?;
+            let cfg: Json = serde_json::from_slice(&blob).map_err(|e| {
+                Failure::new(
+                    "image-config",
+                    format!("image config {} is not JSON: {e}", desc.digest),
+                )
+            })?;
+            let field = |k: &str| cfg.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+            let mut platform = format!("{}/{}", field("os"), field("architecture"));
+            if !field("variant").is_empty() {
+                platform = format!("{platform}/{}", field("variant"));
+            }
+            out.insert(platform, cfg);
+        }
+        Ok(Json::Object(out))
+    }
+
+    /// Checks one authority; on success returns policy-controller's `AuthorityMatch` for it.
     async fn check_authority(
         &self,
         p: &ImagePolicy,
         a: &Authority,
         ev: &Evidence,
-    ) -> Result<(), Failure> {
+    ) -> Result<Json, Failure> {
         match &a.kind {
-            AuthorityKind::Static(true) => Ok(()),
-            AuthorityKind::Static(false) => {
-                Err(Failure::new("image-static-fail", "static action is fail"))
-            }
+            AuthorityKind::Static { pass: true, .. } => Ok(serde_json::json!({"static": true})),
+            AuthorityKind::Static {
+                pass: false,
+                message,
+            } => Err(Failure::new(
+                "image-static-fail",
+                message
+                    .clone()
+                    .unwrap_or_else(|| "disallowed by static policy".into()),
+            )),
             AuthorityKind::Keyless {
                 identities,
                 trust_root,
                 insecure_ignore_sct,
+                ca,
             } => {
-                let root = match trust_root {
-                    Some(name) => self.trust_roots.get(name).ok_or_else(|| {
-                        Failure::new("keyless-no-trust-root", format!("trustRootRef {name:?} names no loaded TrustRoot (pass it with -p)"))
-                    })?,
-                    None => {
-                        return Err(Failure::new(
-                            "keyless-no-trust-root",
-                            "keyless without trustRootRef needs the public Sigstore instance, which policyctl does not \
-                             contact; load a TrustRoot with -p and name it in trustRootRef",
-                        ))
-                    }
-                };
-                let sigs = ev
-                    .signatures
-                    .get_or_init(|| self.fetch_signatures(&ev.image, &ev.digest))
-                    .await
-                    .as_ref()
-                    .map_err(Clone::clone)?;
-                check_keyless(sigs, &ev.digest, root, identities, *insecure_ignore_sct)?;
+                let root = self.keyless_root(trust_root.as_deref(), ca.as_deref(), &a.tlog)?;
+                let sigs = self.signatures(ev).await?;
+                let matched =
+                    check_keyless(sigs, &ev.digest, &root, identities, *insecure_ignore_sct)?;
                 if !a.attestations.is_empty() {
                     return Err(Failure::new(
                         "keyless-unsupported",
                         "attestations of keyless authorities are not verified by this version; use a key authority for attestations",
                     ));
                 }
-                Ok(())
+                Ok(serde_json::json!({"signatures": matched}))
             }
             AuthorityKind::Key(keys) => {
-                let sigs = ev
-                    .signatures
-                    .get_or_init(|| self.fetch_signatures(&ev.image, &ev.digest))
-                    .await
-                    .as_ref()
-                    .map_err(Clone::clone)?;
-                if let Err(f) = check_signatures(sigs, &ev.digest, keys) {
+                let tlog_keys = match &a.tlog {
+                    Tlog::Off => None,
+                    Tlog::Required { trust_root, url } => {
+                        Some(self.tlog_keys(trust_root.as_deref(), url.as_deref())?)
+                    }
+                };
+                let mut signed = Err(Failure::new("image-unsigned", "no signature"));
+                if a.format != SignatureFormat::Bundle {
+                    let sigs = self.signatures(ev).await?;
+                    signed = check_signatures(sigs, &ev.digest, keys, tlog_keys.as_ref());
+                }
+                if signed.is_err() && a.format != SignatureFormat::Legacy && tlog_keys.is_none() {
                     // cosign's newer bundle format: a signing statement in a referrer.
                     let bundles = self.bundles(ev).await?;
                     let req = AttestationReq {
@@ -425,34 +630,129 @@ impl Verifier {
                         predicate_type: COSIGN_SIGN_PREDICATE.into(),
                         policy: None,
                     };
-                    let signed = bundles
+                    let ids: Vec<Json> = bundles
                         .iter()
-                        .any(|env| envelope_satisfies(env, &ev.digest, keys, &req).is_ok());
-                    if !signed {
-                        return Err(f);
+                        .filter(|(_, env)| envelope_satisfies(env, &ev.digest, keys, &req).is_ok())
+                        .map(|(id, _)| serde_json::json!({"id": id}))
+                        .collect();
+                    if !ids.is_empty() {
+                        signed = Ok(ids);
+                    } else if a.format == SignatureFormat::Bundle {
+                        signed = Err(Failure::new(
+                            "image-unsigned",
+                            format!(
+                                "no cosign signature bundle for {} (signatureFormat: bundle)",
+                                ev.digest
+                            ),
+                        ));
                     }
                 }
-                for req in &a.attestations {
-                    self.check_attestation(p, req, keys, ev).await?;
+                let signatures = signed?;
+                if a.attestations.is_empty() {
+                    return Ok(serde_json::json!({"signatures": signatures}));
                 }
-                Ok(())
+                let mut atts = serde_json::Map::new();
+                for req in &a.attestations {
+                    let found = self.check_attestation(p, a, req, keys, ev).await?;
+                    atts.insert(req.name.clone(), Json::Array(found));
+                }
+                Ok(serde_json::json!({"attestations": atts}))
             }
         }
+    }
+
+    /// A loaded TrustRoot by name.
+    fn root(&self, name: &str, field: &str) -> Result<&Arc<TrustRoot>, Failure> {
+        self.trust_roots.get(name).ok_or_else(|| {
+            Failure::new(
+                "trust-root-missing",
+                format!("{field} {name:?} names no loaded TrustRoot (pass it with -p)"),
+            )
+        })
+    }
+
+    /// The transparency-log keys `ctlog` names: its TrustRoot's, or the loaded TrustRoot
+    /// whose `tLogs[].baseURL` is `url`.
+    fn tlog_keys(
+        &self,
+        trust_root: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<std::collections::BTreeMap<String, CosignVerificationKey>, Failure> {
+        let refuse = |m: String| Failure::new("trust-root-missing", m);
+        match trust_root {
+            Some(name) => self
+                .root(name, "ctlog.trustRootRef")?
+                .tlog_keys_for(url)
+                .map_err(refuse),
+            None => {
+                let url = url.unwrap_or_default();
+                self.trust_roots
+                    .values()
+                    .find_map(|r| r.tlog_keys_for(Some(url)).ok())
+                    .ok_or_else(|| {
+                        refuse(format!(
+                            "ctlog.url {url} names no transparency log of a loaded TrustRoot; policyctl does not \
+                             fetch the public Sigstore trust root — load a TrustRoot with -p and name it in ctlog.trustRootRef"
+                        ))
+                    })
+            }
+        }
+    }
+
+    /// The trust a keyless authority verifies with: its TrustRoot, with `ca-cert` replacing
+    /// the certificate authorities and `ctlog` choosing the transparency log.
+    fn keyless_root(
+        &self,
+        trust_root: Option<&str>,
+        ca: Option<&[x509_cert::Certificate]>,
+        tlog: &Tlog,
+    ) -> Result<TrustRoot, Failure> {
+        let Some(name) = trust_root else {
+            return Err(Failure::new(
+                "keyless-no-trust-root",
+                "keyless without trustRootRef needs the public Sigstore instance, which policyctl does not \
+                 contact; load a TrustRoot with -p and name it in trustRootRef",
+            ));
+        };
+        let mut root = TrustRoot::clone(self.root(name, "trustRootRef")?);
+        if let Some(ca) = ca {
+            root.cas = ca.to_vec();
+        }
+        if let Tlog::Required {
+            trust_root: log_root,
+            url,
+        } = tlog
+        {
+            if log_root.is_some() || url.is_some() {
+                root.tlog_keys =
+                    self.tlog_keys(log_root.as_deref().or(Some(name)), url.as_deref())?;
+            }
+        }
+        Ok(root)
+    }
+
+    async fn signatures<'a>(&self, ev: &'a Evidence) -> Result<&'a [SigLayer], Failure> {
+        ev.signatures
+            .get_or_init(|| self.fetch_signatures(ev))
+            .await
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
     }
 
     /// The layers of one media type under cosign's `sha256-<hex>.<suffix>` tag, with their
     /// blobs; no tag means no layers.
     async fn cosign_layers(
         &self,
-        image: &ImageRef,
-        digest: &str,
+        ev: &Evidence,
         suffix: &str,
         media_type: &str,
         what: &str,
     ) -> Result<Vec<(OciDescriptor, Vec<u8>)>, Failure> {
-        let reference = image.at_tag(&cosign_tag(digest, suffix));
+        let tag = format!("{}{}", ev.source.tag_prefix, cosign_tag(&ev.digest, suffix));
+        let reference = ev.store.at_tag(&tag);
         Ok(self
-            .layers_at(image, &reference, media_type, what)
+            .layers_at(&ev.store, &reference, media_type, what)
             .await?
             .unwrap_or_default())
     }
@@ -486,19 +786,16 @@ impl Verifier {
         Ok(Some(out))
     }
 
-    async fn fetch_signatures(
-        &self,
-        image: &ImageRef,
-        digest: &str,
-    ) -> Result<Vec<SigLayer>, Failure> {
+    async fn fetch_signatures(&self, ev: &Evidence) -> Result<Vec<SigLayer>, Failure> {
         let layers = self
-            .cosign_layers(image, digest, "sig", SIMPLESIGNING, "signatures")
+            .cosign_layers(ev, "sig", SIMPLESIGNING, "signatures")
             .await?;
         Ok(layers
             .into_iter()
             .map(|(layer, payload)| {
                 let note = |k: &str| layer.annotations.as_ref().and_then(|a| a.get(k)).cloned();
                 SigLayer {
+                    id: layer.digest.trim_start_matches("sha256:").to_string(),
                     payload,
                     signature: note(SIGNATURE_ANNOTATION),
                     certificate: note("dev.sigstore.cosign/certificate"),
@@ -508,53 +805,58 @@ impl Verifier {
             .collect())
     }
 
-    async fn fetch_attestations(
-        &self,
-        image: &ImageRef,
-        digest: &str,
-    ) -> Result<Vec<Envelope>, Failure> {
-        let layers = self
-            .cosign_layers(image, digest, "att", DSSE, "attestations")
-            .await?;
+    async fn fetch_attestations(&self, ev: &Evidence) -> Result<Vec<(String, Envelope)>, Failure> {
+        let layers = self.cosign_layers(ev, "att", DSSE, "attestations").await?;
         layers
             .into_iter()
             .map(|(layer, blob)| {
-                serde_json::from_slice::<Envelope>(&blob).map_err(|e| {
-                    Failure::new(
-                        "attestation-malformed",
-                        format!(
-                            "attestation layer {} is not a DSSE envelope: {e}",
-                            layer.digest
-                        ),
-                    )
-                })
+                let id = layer.digest.trim_start_matches("sha256:").to_string();
+                serde_json::from_slice::<Envelope>(&blob)
+                    .map(|e| (id, e))
+                    .map_err(|e| {
+                        Failure::new(
+                            "attestation-malformed",
+                            format!(
+                                "attestation layer {} is not a DSSE envelope: {e}",
+                                layer.digest
+                            ),
+                        )
+                    })
             })
             .collect()
     }
 
+    /// The verified attestations of `req`'s type (policy-controller's `PolicyAttestation`s);
+    /// none that verifies is an error naming the most specific problem.
     async fn check_attestation(
         &self,
         p: &ImagePolicy,
+        a: &Authority,
         req: &AttestationReq,
         keys: &[CosignVerificationKey],
         ev: &Evidence,
-    ) -> Result<(), Failure> {
-        let tagged = ev
-            .attestations
-            .get_or_init(|| self.fetch_attestations(&ev.image, &ev.digest))
-            .await
-            .as_ref()
-            .map_err(Clone::clone)?;
+    ) -> Result<Vec<Json>, Failure> {
+        let tagged: &[(String, Envelope)] = if a.format == SignatureFormat::Bundle {
+            &[]
+        } else {
+            ev.attestations
+                .get_or_init(|| self.fetch_attestations(ev))
+                .await
+                .as_ref()
+                .map_err(Clone::clone)?
+        };
         let mut problems = Vec::new();
         let has_tagged_type = tagged
             .iter()
-            .any(|e| statement_type(e).as_deref() == Some(req.predicate_type.as_str()));
-        let bundled: &[Envelope] = if has_tagged_type {
-            &[]
-        } else {
-            self.bundles(ev).await?
-        };
-        for env in tagged.iter().chain(bundled) {
+            .any(|(_, e)| statement_type(e).as_deref() == Some(req.predicate_type.as_str()));
+        let bundled: &[(String, Envelope)] =
+            if has_tagged_type || a.format == SignatureFormat::Legacy {
+                &[]
+            } else {
+                self.bundles(ev).await?
+            };
+        let mut verified = Vec::new();
+        for (id, env) in tagged.iter().chain(bundled) {
             let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&env.payload) else {
                 problems.push(Failure::new(
                     "attestation-malformed",
@@ -575,9 +877,13 @@ impl Verifier {
                 continue;
             }
             match check_statement(env, &payload, &statement, &ev.digest, keys, req) {
-                Ok(()) => return Ok(()),
+                Ok(()) => verified
+                    .push(serde_json::json!({"id": id, "predicateType": req.predicate_type})),
                 Err(f) => problems.push(f),
             }
+        }
+        if !verified.is_empty() {
+            return Ok(verified);
         }
         if let Some(f) = problems.into_iter().next() {
             return Err(f);
@@ -593,10 +899,15 @@ impl Verifier {
             };
             match self
                 .registry
-                .referrers(&ev.image.at_digest(&ev.digest), artifact_type)
+                .referrers(&ev.store.at_digest(&ev.digest), artifact_type)
                 .await
             {
-                Ok(found) if !found.is_empty() => return Ok(()),
+                Ok(found) if !found.is_empty() => {
+                    return Ok(found
+                        .iter()
+                        .map(|d| serde_json::json!({"id": d.digest.trim_start_matches("sha256:"), "predicateType": req.predicate_type}))
+                        .collect())
+                }
                 Ok(_) => {}
                 Err(RegistryError::NotFound) => {}
                 Err(e) => return Err(fault("referrers", &ev.image, e)),
@@ -653,9 +964,9 @@ fn envelope_satisfies(
 impl Verifier {
     /// Bundle-format envelopes attached to the digest as OCI referrers (referrers API or its
     /// `sha256-<hex>` tag fallback), fetched once per verification.
-    async fn bundles<'a>(&self, ev: &'a Evidence) -> Result<&'a [Envelope], Failure> {
+    async fn bundles<'a>(&self, ev: &'a Evidence) -> Result<&'a [(String, Envelope)], Failure> {
         ev.bundles
-            .get_or_init(|| self.fetch_bundles(&ev.image, &ev.digest))
+            .get_or_init(|| self.fetch_bundles(&ev.store, &ev.digest))
             .await
             .as_ref()
             .map(Vec::as_slice)
@@ -666,7 +977,7 @@ impl Verifier {
         &self,
         image: &ImageRef,
         digest: &str,
-    ) -> Result<Vec<Envelope>, Failure> {
+    ) -> Result<Vec<(String, Envelope)>, Failure> {
         let subject = image.at_digest(digest);
         let referrers = match self.registry.referrers(&subject, BUNDLE_ARTIFACT).await {
             Ok(r) => r,
@@ -697,7 +1008,7 @@ impl Verifier {
                     .get("dsseEnvelope")
                     .and_then(|e| serde_json::from_value::<Envelope>(e.clone()).ok())
                 {
-                    out.push(env);
+                    out.push((layer.digest.trim_start_matches("sha256:").to_string(), env));
                 }
             }
         }
@@ -705,23 +1016,87 @@ impl Verifier {
     }
 }
 
-fn static_verdict(p: &ImagePolicy) -> PolicyVerdict {
-    let pass = p
-        .authorities
-        .iter()
-        .any(|a| matches!(a.kind, AuthorityKind::Static(true)));
-    if pass {
-        PolicyVerdict {
-            name: p.name.clone(),
-            verdict: Verdict::Allow,
-            reasons: Vec::new(),
-            code: "",
+/// The outcome of a policy whose authorities are all `static`.
+fn static_outcome(p: &ImagePolicy) -> Outcome {
+    let mut matches = serde_json::Map::new();
+    let mut failures = Vec::new();
+    for a in &p.authorities {
+        match &a.kind {
+            AuthorityKind::Static { pass: true, .. } => {
+                matches.insert(a.name.clone(), serde_json::json!({"static": true}));
+            }
+            AuthorityKind::Static {
+                pass: false,
+                message,
+            } => failures.push(Failure::new(
+                "image-static-fail",
+                format!(
+                    "{}: {}",
+                    a.name,
+                    message.as_deref().unwrap_or("disallowed by static policy")
+                ),
+            )),
+            _ => {}
         }
-    } else {
-        failed(
+    }
+    Outcome {
+        verdict: if matches.is_empty() {
+            failed(p, &failures)
+        } else {
+            PolicyVerdict::allow(&p.name)
+        },
+        matches: Json::Object(matches),
+        config: None,
+    }
+}
+
+/// Applies the CIP-level `spec.policy` to a policy's authority outcome: policy-controller's
+/// PolicyResult (`authorityMatches`, and `config`, `spec`, `metadata`, `typemeta` as the policy
+/// asks) is the input, and `data.sigstore.isCompliant` must hold. A policy that cannot be
+/// evaluated denies.
+fn cip_policy_verdict(
+    p: &ImagePolicy,
+    outcome: Outcome,
+    resource: Option<&ResourceContext>,
+) -> PolicyVerdict {
+    let Some(policy) = &p.policy else {
+        return outcome.verdict;
+    };
+    if outcome.verdict.verdict != Verdict::Allow {
+        return outcome.verdict;
+    }
+    let mut input = serde_json::Map::new();
+    input.insert("authorityMatches".into(), outcome.matches);
+    if let Some(config) = outcome.config {
+        input.insert("config".into(), config);
+    }
+    if let Some(r) = resource {
+        if policy.include_spec {
+            if let Some(spec) = r.object.get("spec") {
+                input.insert("spec".into(), spec.clone());
+            }
+        }
+        if policy.include_object_meta {
+            if let Some(meta) = r.object.get("metadata") {
+                input.insert("metadata".into(), meta.clone());
+            }
+        }
+        if policy.include_type_meta && r.kind != "Pod" {
+            input.insert(
+                "typemeta".into(),
+                serde_json::json!({"apiVersion": r.api_version, "kind": r.kind}),
+            );
+        }
+    }
+    match evaluate_attestation_policy(&policy.rego, &Json::Object(input)) {
+        Ok(()) => outcome.verdict,
+        Err(e) => failed(
             p,
-            &[Failure::new("image-static-fail", "static action is fail")],
-        )
+            &[Failure::new(
+                "image-policy-noncompliant",
+                format!("spec.policy: {e}"),
+            )],
+        ),
     }
 }
 
@@ -734,6 +1109,7 @@ fn failed(p: &ImagePolicy, failures: &[Failure]) -> PolicyVerdict {
         },
         reasons: failures.iter().map(|f| f.reason.clone()).collect(),
         code: failures.first().map_or("image-verification", |f| f.code),
+        undecided: failures.iter().any(|f| f.transient),
     }
 }
 
@@ -743,7 +1119,8 @@ fn check_signatures(
     layers: &[SigLayer],
     digest: &str,
     keys: &[CosignVerificationKey],
-) -> Result<(), Failure> {
+    tlog_keys: Option<&std::collections::BTreeMap<String, CosignVerificationKey>>,
+) -> Result<Vec<Json>, Failure> {
     if layers.is_empty() {
         return Err(Failure::new(
             "image-unsigned",
@@ -754,6 +1131,7 @@ fn check_signatures(
         ));
     }
     let mut problems: Vec<Failure> = Vec::new();
+    let mut verified_ids = Vec::new();
     for layer in layers {
         let Some(sig) = &layer.signature else {
             problems.push(Failure::new(
@@ -791,15 +1169,28 @@ fn check_signatures(
             ));
             continue;
         }
-        return Ok(());
+        if let Some(tlog_keys) = tlog_keys {
+            let kl = keyless::KeylessLayer {
+                payload: &layer.payload,
+                signature: sig,
+                certificate: None,
+                bundle: layer.bundle.as_deref(),
+            };
+            if let Err((code, reason)) = keyless::rekor_entry(&kl, "", tlog_keys, "ctlog") {
+                problems.push(Failure::new(code, reason));
+                continue;
+            }
+        }
+        verified_ids.push(serde_json::json!({"id": layer.id}));
+    }
+    if !verified_ids.is_empty() {
+        return Ok(verified_ids);
     }
     // The most specific problem first: a valid signature of another image beats a bad signature.
-    problems.sort_by_key(|f| {
-        if f.code == "image-signature-mismatch" {
-            0
-        } else {
-            1
-        }
+    problems.sort_by_key(|f| match f.code {
+        "image-signature-mismatch" => 0,
+        "tlog-entry-missing" | "keyless-rekor-invalid" => 1,
+        _ => 2,
     });
     let code = problems[0].code;
     let mut reasons: Vec<String> = problems.into_iter().map(|f| f.reason).collect();
@@ -814,7 +1205,7 @@ fn check_keyless(
     root: &TrustRoot,
     identities: &[super::policy::Identity],
     insecure_ignore_sct: bool,
-) -> Result<(), Failure> {
+) -> Result<Vec<Json>, Failure> {
     if layers.is_empty() {
         return Err(Failure::new(
             "image-unsigned",
@@ -825,6 +1216,7 @@ fn check_keyless(
         ));
     }
     let mut problems = Vec::new();
+    let mut verified = Vec::new();
     for layer in layers {
         let Some(sig) = &layer.signature else {
             continue;
@@ -835,12 +1227,21 @@ fn check_keyless(
             certificate: layer.certificate.as_deref(),
             bundle: layer.bundle.as_deref(),
         };
-        if let Err((code, reason)) = keyless::verify(&kl, root, identities, insecure_ignore_sct) {
-            problems.push(Failure::new(code, reason));
-            continue;
-        }
+        let (issuer, subjects) = match keyless::verify(&kl, root, identities, insecure_ignore_sct) {
+            Ok(identity) => identity,
+            Err((code, reason)) => {
+                problems.push(Failure::new(code, reason));
+                continue;
+            }
+        };
         match serde_json::from_slice::<SimpleSigning>(&layer.payload) {
-            Ok(p) if p.critical.image.docker_manifest_digest == digest => return Ok(()),
+            Ok(p) if p.critical.image.docker_manifest_digest == digest => {
+                verified.push(serde_json::json!({
+                    "id": layer.id,
+                    "subject": subjects.first().cloned().unwrap_or_default(),
+                    "issuer": issuer.unwrap_or_default(),
+                }));
+            }
             Ok(p) => problems.push(Failure::new(
                 "image-signature-mismatch",
                 format!(
@@ -850,6 +1251,9 @@ fn check_keyless(
             )),
             Err(e) => problems.push(Failure::new("image-signature-invalid", format!("signed payload is not a cosign simple-signing document: {e}"))),
         }
+    }
+    if !verified.is_empty() {
+        return Ok(verified);
     }
     let first = problems
         .first()

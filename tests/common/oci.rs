@@ -243,17 +243,27 @@ impl Pusher {
         cert_pem: &str,
         bundle: &str,
     ) {
-        let config = self.config(repo, "cosign-keyless");
+        self.annotated_signature(
+            repo,
+            &cosign_tag(digest, "sig"),
+            payload,
+            json!({
+                "dev.cosignproject.cosign/signature": sig,
+                "dev.sigstore.cosign/certificate": cert_pem,
+                "dev.sigstore.cosign/bundle": bundle,
+            }),
+        );
+    }
+
+    /// Pushes one simple-signing layer with these annotations under `tag` of `repo`.
+    pub fn annotated_signature(&self, repo: &str, tag: &str, payload: &[u8], annotations: Value) {
+        let config = self.config(repo, "cosign-annotated");
         let mut d = self.blob(repo, payload);
         d["mediaType"] = json!("application/vnd.dev.cosign.simplesigning.v1+json");
-        d["annotations"] = json!({
-            "dev.cosignproject.cosign/signature": sig,
-            "dev.sigstore.cosign/certificate": cert_pem,
-            "dev.sigstore.cosign/bundle": bundle,
-        });
+        d["annotations"] = annotations;
         let manifest =
             json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [d]});
-        self.manifest(repo, &cosign_tag(digest, "sig"), &manifest, OCI_MANIFEST);
+        self.manifest(repo, tag, &manifest, OCI_MANIFEST);
     }
 
     /// Pushes a cosign `.att` manifest for `digest` with the given DSSE envelopes.
@@ -355,7 +365,7 @@ pub fn key_verifier(
         "spec": {"images": [{"glob": format!("{reg}/**")}],
                  "authorities": [{"key": {"data": key_pem}, "attestations": attestations}]}
     });
-    let policy = policyctl::supply::policy::image_policy(&doc, "key.yaml", 1).unwrap();
+    let policy = policyctl::supply::policy::image_policy(&doc, "key.yaml", "", 1).unwrap();
     let registry = Registry::new(&RegistryOptions {
         insecure: vec![reg.to_string()],
     });
