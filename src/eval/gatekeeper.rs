@@ -315,6 +315,16 @@ pub fn review(
     let Some(template) = gk.templates.get(&c.kind) else {
         return Ok(None);
     };
+    if let Some(ops) = &template.operations {
+        let op = subject
+            .review
+            .get("operation")
+            .and_then(Json::as_str)
+            .unwrap_or("CREATE");
+        if !ops.iter().any(|o| o == op || o == "*") {
+            return Ok(None);
+        }
+    }
     let object_ns = subject
         .object
         .pointer("/metadata/namespace")

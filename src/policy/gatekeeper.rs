@@ -3,11 +3,14 @@
 //! templates may use the same package names. Constraints carry their match, parameters and
 //! enforcement action. Matching and evaluation live in `eval::gatekeeper`.
 
+use super::strict::{ObjectMeta, Origin};
 use super::{add_source, new_engine, RegoVersion, Source};
 use crate::finding::ToolError;
 use regorus::{Engine, Value};
+use serde::Deserialize;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The only target policyctl evaluates (Gatekeeper's admission target).
 pub const TARGET: &str = "admission.k8s.gatekeeper.sh";
@@ -23,6 +26,12 @@ pub struct Template {
     pub engine: Engine,
     /// `data.<package>.violation`.
     pub violation_path: String,
+    /// The constraint parameters' schema (`spec.crd.spec.validation.openAPIV3Schema`) as the
+    /// API server applies it: unknown properties refused unless preserved.
+    pub parameters: Option<Arc<jsonschema::Validator>>,
+    /// `spec.targets[].operations`: the admission operations the template reviews (all when
+    /// absent).
+    pub operations: Option<Vec<String>>,
 }
 
 /// Gatekeeper's `spec.enforcementAction`.
@@ -116,10 +125,258 @@ fn package_of(rego: &str) -> Option<String> {
         .map(|p| p.trim().to_string())
 }
 
-/// Compiles one ConstraintTemplate document.
+// The documents as Gatekeeper's Go types define them; unknown fields are refused (kubectl's
+// strict field validation), so a misspelt field never silently turns a check off.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TemplateDoc {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: TemplateSpec,
+    #[serde(default)]
+    #[allow(dead_code)]
+    status: Option<Json>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TemplateSpec {
+    #[serde(default)]
+    crd: CrdDoc,
+    #[serde(default)]
+    targets: Vec<TargetDoc>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CrdDoc {
+    #[serde(default)]
+    spec: CrdSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CrdSpec {
+    #[serde(default)]
+    #[allow(dead_code)]
+    names: NamesDoc,
+    #[serde(default)]
+    validation: Option<ValidationDoc>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct NamesDoc {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    short_names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ValidationDoc {
+    #[serde(default, rename = "openAPIV3Schema")]
+    schema: Option<Json>,
+    #[serde(default)]
+    legacy_schema: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TargetDoc {
+    target: String,
+    #[serde(default)]
+    rego: Option<String>,
+    #[serde(default)]
+    libs: Vec<String>,
+    #[serde(default)]
+    code: Vec<CodeDoc>,
+    #[serde(default)]
+    operations: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CodeDoc {
+    engine: String,
+    source: Json,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct ConstraintDoc {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default)]
+    spec: ConstraintSpec,
+    #[serde(default)]
+    status: Option<Json>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct ConstraintSpec {
+    #[serde(default, rename = "match")]
+    matcher: Option<MatchDoc>,
+    #[serde(default)]
+    parameters: Option<Json>,
+    #[serde(default)]
+    enforcement_action: Option<String>,
+    #[serde(default)]
+    scoped_enforcement_actions: Option<Json>,
+}
+
+/// Gatekeeper's `spec.match` (pkg/mutation/match).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct MatchDoc {
+    #[serde(default)]
+    kinds: Vec<KindsDoc>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    namespaces: Vec<String>,
+    #[serde(default)]
+    excluded_namespaces: Vec<String>,
+    #[serde(default)]
+    label_selector: Option<SelectorDoc>,
+    #[serde(default)]
+    namespace_selector: Option<SelectorDoc>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct KindsDoc {
+    #[serde(default)]
+    api_groups: Vec<String>,
+    #[serde(default)]
+    kinds: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SelectorDoc {
+    #[serde(default)]
+    match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    match_expressions: Vec<ExpressionDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ExpressionDoc {
+    key: String,
+    operator: String,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+/// The API server's view of a structural schema: an object schema with `properties` refuses
+/// other properties unless `x-kubernetes-preserve-unknown-fields` (or `additionalProperties`)
+/// says otherwise.
+fn structural(schema: &Json, preserve_top: bool) -> Json {
+    fn walk(s: &Json, preserve: bool) -> Json {
+        let Some(obj) = s.as_object() else {
+            return s.clone();
+        };
+        let mut out = serde_json::Map::new();
+        for (k, v) in obj {
+            let v = match k.as_str() {
+                "properties" | "patternProperties" | "definitions" => match v.as_object() {
+                    Some(props) => Json::Object(
+                        props
+                            .iter()
+                            .map(|(pk, pv)| (pk.clone(), walk(pv, false)))
+                            .collect(),
+                    ),
+                    None => v.clone(),
+                },
+                "items" | "additionalProperties" | "not" => walk(v, false),
+                "allOf" | "anyOf" | "oneOf" => match v.as_array() {
+                    Some(a) => Json::Array(a.iter().map(|x| walk(x, false)).collect()),
+                    None => v.clone(),
+                },
+                _ => v.clone(),
+            };
+            out.insert(k.clone(), v);
+        }
+        let preserved =
+            preserve || obj.get("x-kubernetes-preserve-unknown-fields") == Some(&Json::Bool(true));
+        if obj.contains_key("properties") && !obj.contains_key("additionalProperties") && !preserved
+        {
+            out.insert("additionalProperties".into(), Json::Bool(false));
+        }
+        Json::Object(out)
+    }
+    walk(schema, preserve_top)
+}
+
+/// `/labels/0` → `labels[0]`.
+fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+impl Template {
+    /// Validates a constraint's `spec.parameters` against this template's schema, as the API
+    /// server would when the constraint is applied. Errors name the parameter's path.
+    pub fn check_parameters(&self, parameters: &Json) -> Vec<(String, String)> {
+        let Some(v) = &self.parameters else {
+            return Vec::new();
+        };
+        v.iter_errors(parameters)
+            .map(|e| {
+                let at = pointer_to_path(&e.instance_path().to_string());
+                let field = if at.is_empty() {
+                    "spec.parameters".to_string()
+                } else {
+                    format!("spec.parameters.{at}")
+                };
+                (field, e.to_string())
+            })
+            .collect()
+    }
+}
+
+/// Compiles one ConstraintTemplate document. `text` is the whole file (for field lines).
 pub fn template(
     doc: &Json,
     file: &str,
+    text: &str,
     line: usize,
     forced: Option<RegoVersion>,
 ) -> Result<Template, ToolError> {
@@ -127,6 +384,32 @@ pub fn template(
     let name = str_at(doc, &["metadata", "name"])
         .unwrap_or("<unnamed>")
         .to_string();
+    let origin = Origin { file, text, line };
+    let typed: TemplateDoc = origin.read(doc, &format!("ConstraintTemplate {name}"))?;
+    let (schema, legacy) = typed
+        .spec
+        .crd
+        .spec
+        .validation
+        .map(|v| (v.schema, v.legacy_schema.unwrap_or(false)))
+        .unwrap_or((None, false));
+    let parameters = match schema {
+        None => None,
+        Some(s) => Some(Arc::new(
+            jsonschema::draft4::new(&structural(&s, legacy)).map_err(|e| {
+                origin.error(
+                    "spec.crd.spec.validation.openAPIV3Schema",
+                    format!("ConstraintTemplate {name}: not a valid schema: {e}"),
+                )
+            })?,
+        )),
+    };
+    let operations = typed
+        .spec
+        .targets
+        .iter()
+        .find(|t| t.target == TARGET)
+        .and_then(|t| t.operations.clone());
     let kind = str_at(doc, &["spec", "crd", "spec", "names", "kind"])
         .ok_or_else(|| {
             err(format!(
@@ -196,6 +479,8 @@ pub fn template(
         file: file.to_string(),
         engine,
         violation_path,
+        parameters,
+        operations,
     };
     t.prepare()
         .map_err(|e| err(format!("ConstraintTemplate {}: {e}", t.name)))?;
@@ -229,8 +514,13 @@ impl Template {
     }
 }
 
-/// Reads one Constraint document.
-pub fn constraint(doc: &Json, file: &str, line: usize) -> Result<Constraint, ToolError> {
+/// Reads one Constraint document. `text` is the whole file (for field lines).
+pub fn constraint(
+    doc: &Json,
+    file: &str,
+    text: &str,
+    line: usize,
+) -> Result<Constraint, ToolError> {
     let kind = doc
         .get("kind")
         .and_then(Json::as_str)
@@ -239,6 +529,38 @@ pub fn constraint(doc: &Json, file: &str, line: usize) -> Result<Constraint, Too
     let name = str_at(doc, &["metadata", "name"])
         .unwrap_or("<unnamed>")
         .to_string();
+    let origin = Origin { file, text, line };
+    let typed: ConstraintDoc = origin.read(doc, &format!("{kind}/{name}"))?;
+    if typed.spec.scoped_enforcement_actions.is_some()
+        || typed.spec.enforcement_action.as_deref() == Some("scoped")
+    {
+        return Err(origin.error(
+            "spec.scopedEnforcementActions",
+            format!("{kind}/{name}: scoped enforcement actions are not supported yet; use enforcementAction deny, warn or dryrun"),
+        ));
+    }
+    if let Some(source) = typed
+        .spec
+        .matcher
+        .as_ref()
+        .and_then(|m| m.source.as_deref())
+    {
+        match source {
+            "All" | "Original" => {}
+            "Generated" => {
+                return Err(origin.error(
+                    "spec.match.source",
+                    format!("{kind}/{name}: Generated matches only resources expanded from workloads, and policyctl does not expand them yet"),
+                ))
+            }
+            other => {
+                return Err(origin.error(
+                    "spec.match.source",
+                    format!("{kind}/{name}: {other:?} is not All, Generated or Original"),
+                ))
+            }
+        }
+    }
     let action = match str_at(doc, &["spec", "enforcementAction"]).unwrap_or("deny") {
         "deny" => Action::Deny,
         "warn" => Action::Warn,

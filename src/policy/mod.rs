@@ -392,7 +392,7 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicie
         };
         for doc in docs {
             if gatekeeper::is_template(&doc.contents) {
-                match gatekeeper::template(&doc.contents, &m.path, doc.line, None) {
+                match gatekeeper::template(&doc.contents, &m.path, &m.text, doc.line, None) {
                     Ok(t) => {
                         if let Some(prev) = gk.templates.get(&t.kind) {
                             errors.push(ToolError::new(
@@ -410,7 +410,7 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicie
                     Err(e) => errors.push(e),
                 }
             } else if gatekeeper::is_constraint(&doc.contents) {
-                match gatekeeper::constraint(&doc.contents, &m.path, doc.line) {
+                match gatekeeper::constraint(&doc.contents, &m.path, &m.text, doc.line) {
                     Ok(c) => gk.constraints.push(c),
                     Err(e) => errors.push(e),
                 }
@@ -431,6 +431,31 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicie
     errors.extend(gk.orphans());
     let known: std::collections::BTreeSet<String> = gk.templates.keys().cloned().collect();
     gk.constraints.retain(|c| known.contains(&c.kind));
+    // Parameters against the template's schema, as the API server checks a constraint.
+    let texts: std::collections::BTreeMap<&str, &str> = manifests
+        .iter()
+        .map(|m| (m.path.as_str(), m.text.as_str()))
+        .collect();
+    let templates = &gk.templates;
+    gk.constraints.retain(|c| {
+        let Some(t) = templates.get(&c.kind) else {
+            return false;
+        };
+        let problems = t.check_parameters(&c.parameters);
+        for (field, problem) in &problems {
+            let text = texts.get(c.file.as_str()).copied().unwrap_or("");
+            let line = strict::locate(text, c.line, &strict::path(field));
+            errors.push(ToolError::new(
+                c.file.as_str(),
+                line,
+                format!(
+                    "{}/{}: {field}: {problem} (ConstraintTemplate {} openAPIV3Schema; the API server would reject this constraint)",
+                    c.kind, c.name, t.name
+                ),
+            ));
+        }
+        problems.is_empty()
+    });
     (gk, (images, roots), errors)
 }
 

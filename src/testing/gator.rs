@@ -21,6 +21,65 @@ pub fn is_suite(doc: &Json) -> bool {
             .is_some_and(|v| v.starts_with("test.gatekeeper.sh/"))
 }
 
+// gator's Suite as its Go types define it; unknown fields are refused, so a misspelt
+// `assertion:` cannot turn a case into one that always passes.
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
+struct SuiteDoc {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: crate::policy::strict::ObjectMeta,
+    #[serde(default)]
+    skip: bool,
+    #[serde(default)]
+    tests: Vec<SuiteTestDoc>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SuiteTestDoc {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    constraint: Option<String>,
+    #[serde(default)]
+    cases: Vec<CaseDoc>,
+    #[serde(default)]
+    skip: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CaseDoc {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    object: Option<String>,
+    #[serde(default)]
+    inventory: Vec<String>,
+    #[serde(default)]
+    assertions: Vec<AssertionDoc>,
+    #[serde(default)]
+    skip: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AssertionDoc {
+    #[serde(default)]
+    violations: Option<Json>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
 /// One case to run, with everything resolved relative to its suite file.
 pub struct Case {
     pub name: String,
@@ -47,6 +106,15 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         for doc in docs.iter().filter(|d| is_suite(&d.contents)) {
+            let origin = crate::policy::strict::Origin {
+                file: &src.path,
+                text: &src.text,
+                line: doc.line,
+            };
+            if let Err(e) = origin.read::<SuiteDoc>(&doc.contents, "Suite") {
+                broken.push(error_result(&src.path, &src.path, e.line, &e.message));
+                continue;
+            }
             let suite_skip = doc
                 .contents
                 .get("skip")
@@ -158,17 +226,30 @@ fn read_objects(path: &Path) -> Result<Vec<Json>, String> {
     Ok(docs.into_iter().map(|d| d.contents).collect())
 }
 
-fn single(path: &Path, kind: &str) -> Result<(Json, usize), String> {
-    let objects = read_objects(path)?;
-    let found: Vec<Json> = objects
+/// The one template (or constraint) document of `path`, with its line and the file's text.
+fn single(path: &Path, kind: &str) -> Result<(Json, usize, String), String> {
+    let display = path.to_string_lossy();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: {e}"))?;
+    let parser = if display.ends_with(".json") {
+        crate::input::Parser::Json
+    } else {
+        crate::input::Parser::Yaml
+    };
+    let docs = crate::input::parse(&display, &text, parser)
+        .map_err(|e| format!("{display}:{}: {}", e.line, e.message))?;
+    let found: Vec<(Json, usize)> = docs
         .into_iter()
-        .filter(|o| match kind {
-            "template" => gatekeeper::is_template(o),
-            _ => gatekeeper::is_constraint(o),
+        .filter(|d| match kind {
+            "template" => gatekeeper::is_template(&d.contents),
+            _ => gatekeeper::is_constraint(&d.contents),
         })
+        .map(|d| (d.contents, d.line))
         .collect();
     match found.len() {
-        1 => Ok((found.into_iter().next().unwrap_or_default(), 1)),
+        1 => {
+            let (doc, line) = found.into_iter().next().unwrap_or_default();
+            Ok((doc, line, text))
+        }
         n => Err(format!(
             "{}: expected one {kind}, found {n}",
             path.display()
@@ -221,9 +302,18 @@ fn check_case(
         Some(Err(e)) => return Err(e.clone()),
         None => return Err(format!("{}: template not loaded", case.template.display())),
     };
-    let (cdoc, _) = single(&case.constraint, "constraint")?;
-    let constraint = gatekeeper::constraint(&cdoc, &case.constraint.to_string_lossy(), 1)
-        .map_err(|e| e.display())?;
+    let (cdoc, cline, ctext) = single(&case.constraint, "constraint")?;
+    let cfile = case.constraint.to_string_lossy();
+    let constraint =
+        gatekeeper::constraint(&cdoc, &cfile, &ctext, cline).map_err(|e| e.display())?;
+    if let Some((field, problem)) = template.check_parameters(&constraint.parameters).first() {
+        let line =
+            crate::policy::strict::locate(&ctext, cline, &crate::policy::strict::path(field));
+        return Err(format!(
+            "{cfile}:{line}: {}/{}: {field}: {problem} (the template's openAPIV3Schema; the API server would reject this constraint)",
+            constraint.kind, constraint.name
+        ));
+    }
     if constraint.kind != template.kind {
         return Err(format!(
             "constraint kind {} does not match the template's kind {}",
@@ -312,8 +402,8 @@ pub fn templates(cases: &[Case]) -> BTreeMap<PathBuf, Result<gatekeeper::Templat
         if out.contains_key(&case.template) {
             continue;
         }
-        let compiled = single(&case.template, "template").and_then(|(doc, _)| {
-            gatekeeper::template(&doc, &case.template.to_string_lossy(), 1, None)
+        let compiled = single(&case.template, "template").and_then(|(doc, line, text)| {
+            gatekeeper::template(&doc, &case.template.to_string_lossy(), &text, line, None)
                 .map_err(|e| e.display())
         });
         out.insert(case.template.clone(), compiled);
