@@ -118,6 +118,13 @@ pub struct Summary {
     pub exceptions: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub dryrun: usize,
+    /// Which policies ran when `-p` was not given (`./policy` or the built-in library).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub policies: String,
+    /// Hints about the run that are not errors (e.g. a probably missing `--parser`), as
+    /// `file:line: message`; shown on stderr, never change the exit code.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -130,6 +137,9 @@ pub struct Decision {
     pub summary: Summary,
     pub findings: Vec<Finding>,
     pub errors: Vec<ToolError>,
+    /// `print()` output of the policies, each line attributed to its input file and line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prints: Vec<String>,
 }
 
 /// What the caller wants the exit code to mean.

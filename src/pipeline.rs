@@ -29,6 +29,8 @@ pub struct InputOptions {
 struct Target {
     path: String,
     parser: Parser,
+    /// The parser was chosen for the user, not forced with `--parser`.
+    detected: bool,
 }
 
 /// Expands the input arguments into files. Unknown or missing paths become errors.
@@ -40,6 +42,7 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
             out.push(Target {
                 path: "-".into(),
                 parser: opts.parser.unwrap_or(Parser::Yaml),
+                detected: opts.parser.is_none(),
             });
             continue;
         }
@@ -72,6 +75,7 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
                     out.push(Target {
                         path: display,
                         parser,
+                        detected: opts.parser.is_none(),
                     });
                 }
             }
@@ -80,7 +84,11 @@ fn targets(opts: &InputOptions, errors: &mut Vec<ToolError>) -> Vec<Target> {
                 continue;
             }
             match opts.parser.or_else(|| Parser::detect(path)) {
-                Some(parser) => out.push(Target { path: arg.clone(), parser }),
+                Some(parser) => out.push(Target {
+                    path: arg.clone(),
+                    parser,
+                    detected: opts.parser.is_none(),
+                }),
                 None => errors.push(ToolError::new(
                     arg.as_str(),
                     0,
@@ -137,6 +145,7 @@ fn load_documents(target: &Target, limits: &Limits) -> Result<Vec<Document>, Too
 struct FileOutcome {
     resources: usize,
     outcome: Outcome,
+    notices: Vec<String>,
 }
 
 fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOutcome {
@@ -148,6 +157,28 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
             return out;
         }
     };
+    let docs = if docs.is_empty() {
+        // conftest evaluates a file with no document once, with `input` null: a rule that does
+        // not read its input still decides, and the file is never silently a pass.
+        vec![Document {
+            file: target.path.clone(),
+            line: 1,
+            resource: None,
+            contents: serde_json::Value::Null,
+            anchors: Vec::new(),
+        }]
+    } else {
+        docs
+    };
+    if target.path == "-" && target.detected {
+        if let Some(doc) = docs.iter().find(|d| d.contents.is_string()) {
+            out.notices.push(format!(
+                "-:{}: standard input parsed as YAML gives a bare string; the input is probably \
+                 another format — pass --parser (e.g. --parser hcl2, --parser dockerfile)",
+                doc.line
+            ));
+        }
+    }
     let scope = evaluator.scope_for_file(&target.path);
     for doc in docs {
         let o = evaluator.evaluate_owned(&scope, doc);
@@ -155,6 +186,7 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
         out.outcome.passed += o.passed;
         out.outcome.findings.extend(o.findings);
         out.outcome.errors.extend(o.errors);
+        out.outcome.prints.extend(o.prints);
     }
     out
 }
@@ -175,10 +207,12 @@ pub fn check(evaluator: &Evaluator, opts: &InputOptions) -> Decision {
             .collect()
     };
     for o in outcomes {
+        decision.summary.notices.extend(o.notices);
         decision.summary.resources += o.resources;
         decision.summary.passed += o.outcome.passed;
         decision.findings.extend(o.outcome.findings);
         decision.errors.extend(o.outcome.errors);
+        decision.prints.extend(o.outcome.prints);
     }
     decision.recount();
     decision.sort();
@@ -212,6 +246,7 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
         line: 0,
         resource: None,
         contents: serde_json::Value::Array(combined),
+        anchors: Vec::new(),
     };
     let scope = evaluator.scope_for_file("combined");
     // Only conftest-style rules: a combined list is not an object Gatekeeper could review.
@@ -220,6 +255,7 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
     out.outcome.passed = o.passed;
     out.outcome.findings = o.findings;
     out.outcome.errors.extend(o.errors);
+    out.outcome.prints = o.prints;
     out
 }
 

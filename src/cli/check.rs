@@ -22,8 +22,9 @@ pub struct Args {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
 
-    /// Policy file or directory (repeatable). Default: the built-in library; name it with
-    /// `-p builtin` to use it alongside your own.
+    /// Policy file or directory (repeatable). Default: `./policy` when it exists (conftest's
+    /// default), else the built-in library; name it with `-p builtin` to use it alongside your
+    /// own.
     #[arg(short = 'p', long = "policy", value_name = "PATH")]
     pub policy: Vec<String>,
 
@@ -85,7 +86,21 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         .transpose()
         .context("--ignore is not a valid regular expression")?;
     let namespaces = args.policies.namespaces()?;
-    let load_opts = args.policies.load_options(args.policy.clone());
+    // conftest's default policy directory, when there is one; else the built-in library.
+    let (policy_paths, default_label) = if !args.policy.is_empty() {
+        (args.policy.clone(), String::new())
+    } else if std::path::Path::new("policy").is_dir() {
+        (
+            vec!["policy".to_string()],
+            "./policy (default, as conftest; -p builtin for the built-in library)".to_string(),
+        )
+    } else {
+        (
+            vec![policy::BUILTIN_NAME.to_string()],
+            "built-in library (default; no ./policy directory)".to_string(),
+        )
+    };
+    let load_opts = args.policies.load_options(policy_paths);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -124,6 +139,17 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     };
     let mut decision = pool.install(|| pipeline::check(&evaluator, &input_opts));
     decision.errors.splice(0..0, load_errors);
+    decision.summary.policies = default_label;
+    {
+        use std::io::Write;
+        let mut stderr = std::io::stderr().lock();
+        for n in &decision.summary.notices {
+            writeln!(stderr, "warning: {n}")?;
+        }
+        for p in &decision.prints {
+            writeln!(stderr, "{p}")?;
+        }
+    }
 
     let color = match args.color {
         Color::Always => true,

@@ -90,6 +90,20 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         Format::Junit => report::junit(&run),
     };
     super::emit(&rendered)?;
+    if run.tests.is_empty() {
+        // As `check` does for no rules: nothing ran, so nothing was shown to pass.
+        writeln!(
+            std::io::stderr(),
+            "error: no tests found (no test_* rules{} and no gator Suite in {})",
+            if args.run.is_some() {
+                " matching --run"
+            } else {
+                ""
+            },
+            args.paths.join(", ")
+        )?;
+        return Ok(super::EXIT_ERROR);
+    }
     let failed = run.count(Status::Fail) + run.count(Status::Error) > 0;
     let below = match (args.threshold, run.coverage_percent()) {
         (Some(min), Some(actual)) if actual < min => {

@@ -126,6 +126,8 @@ pub struct Outcome {
     pub errors: Vec<ToolError>,
     /// Rules evaluated that produced nothing.
     pub passed: usize,
+    /// `print()` output, as `<input file>:<line>: <policy file>:<line>: <message>`.
+    pub prints: Vec<String>,
 }
 
 /// Which value a result slot holds.
@@ -412,6 +414,26 @@ impl Evaluator {
         }
         let mut engine = scope.engine.clone();
         engine.set_input(input);
+        let mut out = self.evaluate_on(&mut engine, doc);
+        out.prints = engine
+            .take_prints()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| format!("{}:{}: {p}", doc.file, doc.line))
+            .collect();
+        out
+    }
+
+    /// The interpreter part of [`Evaluator::evaluate_rego`]: the batch, else rule by rule.
+    fn evaluate_on(&self, engine: &mut regorus::Engine, doc: &Document) -> Outcome {
+        let stopped = |e: &str| Outcome {
+            errors: vec![ToolError::new(
+                doc.file.as_str(),
+                doc.line,
+                format!("policy evaluation stopped: {e}"),
+            )],
+            ..Default::default()
+        };
         if self.batched {
             // One evaluation for all rules; an error anywhere falls through to rule-by-rule
             // evaluation, which attributes it to the rule that raised it.
@@ -541,6 +563,22 @@ fn results(v: &Value) -> Vec<Value> {
     }
 }
 
+/// The line of the longest anchor (an HCL block address) the message names as a whole word.
+fn anchor_line(anchors: &[(String, usize)], message: &str) -> Option<usize> {
+    let word =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    anchors
+        .iter()
+        .filter(|(name, _)| {
+            message.match_indices(name.as_str()).any(|(i, m)| {
+                !word(message[..i].chars().next_back())
+                    && !word(message[i + m.len()..].chars().next())
+            })
+        })
+        .max_by_key(|(name, _)| name.len())
+        .map(|(_, line)| *line)
+}
+
 fn finding(
     doc: &Document,
     package: &str,
@@ -576,6 +614,11 @@ fn finding(
         Json::Bool(true) => (format!("{rule} is true"), Json::Null),
         other => (other.to_string(), Json::Null),
     };
+    if line == doc.line && file == doc.file {
+        if let Some(at) = anchor_line(&doc.anchors, &message) {
+            line = at;
+        }
+    }
     Finding {
         severity,
         file,
@@ -701,6 +744,7 @@ mod tests {
             line: 1,
             resource: None,
             contents: serde_json::json!({}),
+            anchors: Vec::new(),
         };
         let mut scope = ev.scope_for_file("f.yaml");
         scope.set_time_limit(std::time::Duration::from_millis(50));
@@ -733,6 +777,7 @@ mod tests {
             line: 3,
             resource: None,
             contents: serde_json::json!({"a": true}),
+            anchors: Vec::new(),
         };
         assert!(
             ev.compiled.is_none(),

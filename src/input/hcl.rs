@@ -21,6 +21,43 @@ pub(super) fn parse(text: &str) -> Result<Json, ParseError> {
     Ok(Json::Object(body_to_json(body)))
 }
 
+/// The line of every top-level block, under the addresses a policy message names it by:
+/// `aws_s3_bucket.site` and `resource.aws_s3_bucket.site` for a resource, `data.x.y`,
+/// `module.vpc`, `variable.region`, … (hcl-edit keeps the spans hcl-rs drops).
+pub(super) fn block_lines(text: &str) -> Vec<(String, usize)> {
+    use hcl_edit::Span;
+    let Ok(body) = hcl_edit::parser::parse_body(text) else {
+        return Vec::new();
+    };
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let mut out = Vec::new();
+    for structure in body.iter() {
+        let Some(block) = structure.as_block() else {
+            continue;
+        };
+        let Some(span) = block.span() else {
+            continue;
+        };
+        let line = line_of(span.start);
+        let ident = block.ident.as_str().to_string();
+        let labels: Vec<String> = block
+            .labels
+            .iter()
+            .map(|l| match l {
+                hcl_edit::structure::BlockLabel::Ident(i) => i.as_str().to_string(),
+                hcl_edit::structure::BlockLabel::String(s) => s.as_str().to_string(),
+            })
+            .collect();
+        let mut full = vec![ident.clone()];
+        full.extend(labels.iter().cloned());
+        out.push((full.join("."), line));
+        if ident == "resource" && !labels.is_empty() {
+            out.push((labels.join("."), line));
+        }
+    }
+    out
+}
+
 fn body_to_json(body: Body) -> Map<String, Json> {
     let mut out = Map::new();
     for structure in body {
@@ -125,6 +162,22 @@ resource "aws_s3_bucket" "c" { bucket = var.name }
             v["resource"]["aws_s3_bucket"]["c"][0]["bucket"],
             "${var.name}"
         );
+    }
+
+    #[test]
+    fn block_lines_name_each_block() {
+        let text = "variable \"region\" {}\n\nresource \"aws_s3_bucket\" \"site\" {\n  acl = \"x\"\n}\nmodule \"vpc\" {\n}\n";
+        let lines = block_lines(text);
+        assert!(lines.contains(&("variable.region".into(), 1)), "{lines:?}");
+        assert!(
+            lines.contains(&("aws_s3_bucket.site".into(), 3)),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&("resource.aws_s3_bucket.site".into(), 3)),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&("module.vpc".into(), 6)), "{lines:?}");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Document {
     pub line: usize,
     pub resource: Option<Resource>,
     pub contents: Json,
+    /// Named places inside the document and their lines (HCL block addresses such as
+    /// `aws_s3_bucket.site` or `module.vpc`): a finding that names one is placed on its line.
+    pub anchors: Vec<(String, usize)>,
 }
 
 /// Why an input could not be turned into documents.
@@ -202,7 +205,16 @@ pub fn parse(file: &str, text: &str, parser: Parser) -> Result<Vec<Document>, Pa
         Parser::Cyclonedx => vec![(1, structured::cyclonedx(text)?)],
         Parser::Spdx => vec![(1, structured::spdx(text)?)],
         Parser::Toml => vec![(1, structured::toml(text)?)],
-        Parser::Hcl2 => vec![(1, hcl::parse(text)?)],
+        Parser::Hcl2 => {
+            let contents = hcl::parse(text)?;
+            return Ok(vec![Document {
+                file: file.to_string(),
+                line: 1,
+                resource: resource_of(&contents),
+                contents,
+                anchors: hcl::block_lines(text),
+            }]);
+        }
         Parser::Dockerfile => vec![(1, dockerfile::parse(text)?)],
         Parser::Ini => vec![(1, kv::ini(text)?)],
         Parser::Dotenv => vec![(1, kv::dotenv(text)?)],
@@ -227,6 +239,7 @@ pub fn parse(file: &str, text: &str, parser: Parser) -> Result<Vec<Document>, Pa
             line,
             resource: resource_of(&contents),
             contents,
+            anchors: Vec::new(),
         })
         .collect())
 }

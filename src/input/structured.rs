@@ -26,6 +26,7 @@ pub(super) fn json_documents(file: &str, text: &str) -> Result<Vec<Document>, Pa
             line,
             resource: resource_of(&contents),
             contents,
+            anchors: Vec::new(),
         })
         .collect())
 }

@@ -121,6 +121,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Vec<Document>, ParseError>
                 line,
                 resource: resource_of(&contents),
                 contents,
+                anchors: Vec::new(),
             });
         }
     }

@@ -211,6 +211,9 @@ pub fn new_engine() -> Engine {
     let mut engine = Engine::new();
     // OPA's default: a builtin error makes the expression undefined instead of failing the query.
     engine.set_strict_builtin_errors(false);
+    // print() output is collected and attributed to the input it was printed for (or dropped,
+    // during preparation), never written straight to stderr by the engine.
+    engine.set_gather_prints(true);
     engine
 }
 
@@ -479,6 +482,23 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                 }
             }
         }
+        let problematic = rules::if_without_contains(&mut engine);
+        if !problematic.is_empty() {
+            for (file, line, rule) in problematic {
+                if !excluded.contains(&file) {
+                    excluded.push(file.clone());
+                }
+                errors.push(ToolError::new(
+                    file,
+                    line,
+                    format!(
+                        "rule is using 'if' keyword without 'contains' keyword: under rego.v1 `{rule}[x] if {{ … }}` \
+                         defines an object, not the set of messages conftest reads; write `{rule} contains x if {{ … }}`"
+                    ),
+                ));
+            }
+            continue;
+        }
         let mut data_errors = Vec::new();
         load_data(&mut engine, &opts.data_paths, &mut data_errors);
         let packages = rules::index(&mut engine, &kept);
@@ -563,6 +583,8 @@ pub(crate) fn prepare_rule(engine: &mut Engine, rule: &str) -> Result<(), String
         Err(e) => Err(e.to_string()),
     };
     engine.clear_execution_timer_config();
+    // What preparation printed belongs to no input.
+    let _ = engine.take_prints();
     result
 }
 

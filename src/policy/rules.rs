@@ -107,6 +107,47 @@ pub(super) fn index(engine: &mut Engine, sources: &[Source]) -> Vec<Package> {
     packages
 }
 
+/// conftest's check for OPA issue 6509: in a Rego v1 module (or one importing `rego.v1`),
+/// `deny[msg] if { … }` is a partial *object* rule (`deny[msg] = true`), not the set of
+/// messages conftest reads, for every deny/violation/warn rule. Returns (file, line, rule).
+pub(super) fn if_without_contains(engine: &mut Engine) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    for module in engine.get_modules().iter() {
+        let v1 = module.rego_v1
+            || module.imports.iter().any(|i| {
+                Parser::get_path_ref_components(&i.refr)
+                    .map(|c| c.iter().map(|s| s.text()).collect::<Vec<_>>() == ["rego", "v1"])
+                    .unwrap_or(false)
+            });
+        if !v1 {
+            continue;
+        }
+        for rule in &module.policy {
+            let Rule::Spec { head, span, .. } = rule.as_ref() else {
+                continue;
+            };
+            let RuleHead::Compr {
+                refr, assign: None, ..
+            } = head
+            else {
+                continue;
+            };
+            let Expr::RefBrack { refr: base, .. } = refr.as_ref() else {
+                continue;
+            };
+            let Expr::Var { span: name, .. } = base.as_ref() else {
+                continue;
+            };
+            let name = name.text().to_string();
+            if classify(&name).is_some() {
+                let file = module.package.span.source.get_path().clone();
+                out.push((file, span.line as usize, name));
+            }
+        }
+    }
+    out
+}
+
 /// Whether no evaluation of these modules can meet a conflict: every complete rule and every
 /// function has at most one definition (an `else` chain is one definition; `default` is not
 /// counted), and no partial object rule (`p[k] := v`) exists. Conservative: a set of definitions

@@ -53,7 +53,7 @@ pub(super) fn render(d: &Decision, color: bool) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{tests} tests, {} passed, {} warnings, {} failures, {} exceptions{}{} ({} files, {} resources)\n",
+        "{tests} tests, {} passed, {} warnings, {} failures, {} exceptions{}{} ({} files, {} resources{})\n",
         s.passed,
         s.warnings,
         s.failures,
@@ -62,6 +62,7 @@ pub(super) fn render(d: &Decision, color: bool) -> String {
         if d.errors.is_empty() { String::new() } else { format!(", {} errors", d.errors.len()) },
         s.files,
         s.resources,
+        if s.policies.is_empty() { String::new() } else { format!("; policies: {}", s.policies) },
     ));
     out
 }

@@ -150,6 +150,7 @@ pub async fn validate(
         line: 0,
         resource: None,
         contents: raw,
+        anchors: Vec::new(),
     };
     // Image verification is I/O: it runs concurrently and holds no evaluation slot. The object
     // under review is `object`, or `oldObject` on DELETE.
@@ -162,6 +163,7 @@ pub async fn validate(
             line: 0,
             resource: crate::input::resource_of(&object),
             contents: Json::Null,
+            anchors: Vec::new(),
         };
         (meta, object)
     });
