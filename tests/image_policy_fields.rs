@@ -341,6 +341,19 @@ fn spec_match_selects_the_workloads_a_policy_applies_to() {
         json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": format!("cj-{tier}"), "labels": {"tier": tier}},
         "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": template}}}})
     };
+    // The webhook selects the same way.
+    let w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    for (obj, allowed) in [
+        (&deployment, true),
+        (&cronjob("batch"), false),
+        (&cronjob("web"), true),
+    ] {
+        let mut obj = obj.clone();
+        obj["metadata"]["namespace"] = json!("default");
+        let (_, body) = w.review(&review("CREATE", Some(&obj), None, false));
+        assert_eq!(body["response"]["allowed"], allowed, "{obj:#}: {body:#}");
+    }
+    drop(w);
     let manifests = tempfile::tempdir().unwrap();
     for (name, obj) in [
         ("deploy.yaml", deployment),
@@ -419,6 +432,29 @@ fn no_match_policy_deny_warn_allow_in_check() {
     );
     let (code, report) = run(&["--no-match-policy", "allow"]);
     assert_eq!((code, findings(&report).len()), (0, 0), "{report:#}");
+    // serve: the same flag, the same default.
+    let pod = pod("127.0.0.1:5999/other/app:1");
+    for (flag, allowed, warned) in [
+        ("deny", false, false),
+        ("warn", true, true),
+        ("allow", true, false),
+    ] {
+        let w = Webhook::start(&[
+            "-p",
+            dir.path().to_str().unwrap(),
+            "--no-match-policy",
+            flag,
+        ]);
+        let (_, body) = w.review(&review("CREATE", Some(&pod), None, false));
+        assert_eq!(body["response"]["allowed"], allowed, "{flag}: {body:#}");
+        assert_eq!(
+            body["response"]["warnings"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
+            warned,
+            "{flag}: {body:#}"
+        );
+    }
 }
 
 /// A key policy with extra authority fields.

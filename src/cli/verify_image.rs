@@ -67,7 +67,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(super::EXIT_ERROR);
     }
-    let resource = match &args.resource {
+    let resource_object = match &args.resource {
         None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -85,9 +85,12 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
                 .ok_or_else(|| {
                     anyhow::anyhow!("--resource {path}: no Kubernetes object in the file")
                 })?;
-            Some(crate::supply::policy::ResourceContext::of(&doc.contents))
+            Some(doc.contents)
         }
     };
+    let resource = resource_object
+        .as_ref()
+        .map(crate::supply::policy::ResourceContext::of);
     let (runtime, supply) = args
         .registry
         .supply_chain(set.image_policies, set.trust_roots)?;

@@ -127,28 +127,22 @@ pub struct ResourceMatch {
     pub selector: Option<Json>,
 }
 
-/// What a workload looks like to `spec.match` and `spec.policy`.
-#[derive(Debug, Clone, Default)]
-pub struct ResourceContext {
-    pub api_version: String,
-    pub kind: String,
-    pub object: Json,
+/// What a workload looks like to `spec.match` and `spec.policy` (borrowed: built for every
+/// workload the webhook reviews).
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceContext<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub object: &'a Json,
 }
 
-impl ResourceContext {
-    pub fn of(object: &Json) -> Self {
+impl<'a> ResourceContext<'a> {
+    pub fn of(object: &'a Json) -> Self {
+        let text = |k: &str| object.get(k).and_then(Json::as_str).unwrap_or_default();
         ResourceContext {
-            api_version: object
-                .get("apiVersion")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            kind: object
-                .get("kind")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            object: object.clone(),
+            api_version: text("apiVersion"),
+            kind: text("kind"),
+            object,
         }
     }
 
@@ -169,7 +163,7 @@ impl ResourceMatch {
     fn matches(&self, r: &ResourceContext) -> bool {
         let (group, version) = match r.api_version.split_once('/') {
             Some((g, v)) => (g, v),
-            None => ("", r.api_version.as_str()),
+            None => ("", r.api_version),
         };
         if !(self.group == group && self.version == version && self.resource == r.resource()) {
             return false;
@@ -216,7 +210,7 @@ impl ImagePolicy {
 
     /// `spec.match` against the workload; no workload (verify-image without `--resource`)
     /// applies every policy, so nothing is skipped for want of context.
-    pub fn applies_to(&self, resource: Option<&ResourceContext>) -> bool {
+    pub fn applies_to(&self, resource: Option<&ResourceContext<'_>>) -> bool {
         match resource {
             Some(r) if !self.resources.is_empty() => self.resources.iter().any(|m| m.matches(r)),
             _ => true,
@@ -983,11 +977,8 @@ mod tests {
             ("Ingress", "ingresses"),
             ("NetworkPolicy", "networkpolicies"),
         ] {
-            let r = ResourceContext {
-                kind: kind.into(),
-                ..Default::default()
-            };
-            assert_eq!(r.resource(), plural);
+            let object = serde_json::json!({"kind": kind});
+            assert_eq!(ResourceContext::of(&object).resource(), plural);
         }
     }
 }

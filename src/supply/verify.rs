@@ -256,7 +256,7 @@ impl Verifier {
     pub async fn verify_all_for(
         &self,
         images: &[String],
-        resource: Option<&ResourceContext>,
+        resource: Option<&ResourceContext<'_>>,
     ) -> Vec<ImageVerdict> {
         futures::future::join_all(images.iter().map(|i| self.verify_for(i, resource))).await
     }
@@ -270,7 +270,7 @@ impl Verifier {
     pub async fn verify_for(
         &self,
         image: &str,
-        resource: Option<&ResourceContext>,
+        resource: Option<&ResourceContext<'_>>,
     ) -> ImageVerdict {
         let parsed = match ImageRef::parse(image) {
             Ok(r) => r,
@@ -364,7 +364,7 @@ impl Verifier {
         &self,
         image: &ImageRef,
         policies: &[&ImagePolicy],
-        resource: Option<&ResourceContext>,
+        resource: Option<&ResourceContext<'_>>,
     ) -> (Option<String>, Vec<PolicyVerdict>) {
         let digest = match self.digest_of(image).await {
             Ok(d) => d,
@@ -1057,7 +1057,7 @@ fn static_outcome(p: &ImagePolicy) -> Outcome {
 fn cip_policy_verdict(
     p: &ImagePolicy,
     outcome: Outcome,
-    resource: Option<&ResourceContext>,
+    resource: Option<&ResourceContext<'_>>,
 ) -> PolicyVerdict {
     let Some(policy) = &p.policy else {
         return outcome.verdict;
