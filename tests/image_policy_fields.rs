@@ -663,3 +663,105 @@ fn fetch_config_file_gives_the_policy_each_platforms_config() {
     let (code, v, e) = verify(dir.path(), &reg.addr, &reg.image("cfg/app", "1"), &[]);
     assert_eq!(code, 0, "{v:#}{e}");
 }
+
+#[test]
+fn keyless_ca_cert_replaces_the_trust_roots_authorities_and_ctlog_names_the_log() {
+    use common::fulcio::NOT_BEFORE;
+    const ISSUER: &str = "https://accounts.example.com";
+    let reg = TestRegistry::start();
+    let p = Pusher::new(&reg.addr);
+    let root = TestFulcio::new("root");
+    let other = TestFulcio::new("other");
+    // Signed by root's CA, logged in root's Rekor.
+    let digest = p.image("kl/app", "1", "keyless app");
+    let payload = oci::simple_signing("x", &digest);
+    let leaf = root.leaf("alice@example.com", ISSUER, true);
+    let sig = leaf.sign_b64(&payload);
+    let bundle = root.bundle(&payload, &sig, &leaf.cert_pem, NOT_BEFORE + 120);
+    p.keyless_signature("kl/app", &digest, &payload, &sig, &leaf.cert_pem, &bundle);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("root.yaml"), root.trust_root_yaml("root")).unwrap();
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        other.trust_root_yaml("other"),
+    )
+    .unwrap();
+    let policy = |extra: &str| {
+        std::fs::write(
+            dir.path().join("cip.yaml"),
+            format!("{HEAD}metadata: {{name: kl}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/kl/**\"}}]\n  authorities:\n    - name: ci\n      keyless:\n        url: https://fulcio.example\n        trustRootRef: root\n        identities: [{{issuer: \"{ISSUER}\", subject: alice@example.com}}]\n{extra}"),
+        )
+        .unwrap();
+    };
+    let image = reg.image("kl/app", "1");
+    policy("");
+    let (code, v, e) = verify(dir.path(), &reg.addr, &image, &[]);
+    assert_eq!(code, 0, "{v:#}{e}");
+    // ca-cert: only that CA is trusted, whatever the trust root holds.
+    policy(&format!(
+        "        ca-cert:\n          data: |\n{}",
+        indent(&other.ca_pem, 12)
+    ));
+    let (code, v, _) = verify(dir.path(), &reg.addr, &image, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        reasons(&v).contains("not issued by a certificate authority"),
+        "{v:#}"
+    );
+    policy(&format!(
+        "        ca-cert:\n          data: |\n{}",
+        indent(&root.ca_pem, 12)
+    ));
+    let (code, v, _) = verify(dir.path(), &reg.addr, &image, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    // ctlog.trustRootRef: the Rekor entry must verify with that root's log key.
+    policy("      ctlog: {trustRootRef: other}\n");
+    let (code, v, _) = verify(dir.path(), &reg.addr, &image, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        reasons(&v).contains("Rekor bundle does not verify"),
+        "{v:#}"
+    );
+    policy("      ctlog: {trustRootRef: root}\n");
+    let (code, v, _) = verify(dir.path(), &reg.addr, &image, &[]);
+    assert_eq!(code, 0, "{v:#}");
+}
+
+#[test]
+fn a_cip_policy_can_require_several_authorities() {
+    let reg = TestRegistry::start();
+    let p = Pusher::new(&reg.addr);
+    let (team, release) = (Key::generate(), Key::generate());
+    let one = p.image("nm/one", "1", "one signature");
+    p.sign("nm/one", &one, &team);
+    let both = p.image("nm/both", "1", "two signatures");
+    let payload = oci::simple_signing(&format!("{}/nm/both", reg.addr), &both);
+    p.signatures(
+        "nm/both",
+        &both,
+        &[
+            (payload.clone(), oci::b64(&team.sign(&payload))),
+            (payload.clone(), oci::b64(&release.sign(&payload))),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rego = "package sigstore\ndefault isCompliant = false\nisCompliant {\n  count(input.authorityMatches.team.signatures) > 0\n  count(input.authorityMatches.release.signatures) > 0\n}\n";
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        format!(
+            "{HEAD}metadata: {{name: two-of-two}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/nm/**\"}}]\n  authorities:\n    - name: team\n      key:\n        data: |\n{}    - name: release\n      key:\n        data: |\n{}  policy:\n    type: rego\n    data: |\n{}",
+            indent(&team.public_pem, 10),
+            indent(&release.public_pem, 10),
+            indent(rego, 6)
+        ),
+    )
+    .unwrap();
+    let (code, v, e) = verify(dir.path(), &reg.addr, &reg.image("nm/both", "1"), &[]);
+    assert_eq!(code, 0, "{v:#}{e}");
+    let (code, v, _) = verify(dir.path(), &reg.addr, &reg.image("nm/one", "1"), &[]);
+    assert_eq!(
+        code, 1,
+        "one authority passes, the policy wants both: {v:#}"
+    );
+    assert!(reasons(&v).contains("spec.policy"), "{v:#}");
+}
