@@ -31,7 +31,7 @@ pub struct AttestationReq {
     /// Full predicate type URI (short names already expanded).
     pub predicate_type: String,
     /// Rego evaluated with the verified statement as `input` (`data.sigstore.isCompliant`).
-    pub policy: Option<String>,
+    pub policy: Option<super::verify::SigstorePolicy>,
 }
 
 /// `keyless.identities[]`.
@@ -104,7 +104,7 @@ pub struct Authority {
 /// authority passed.
 #[derive(Debug, Clone)]
 pub struct CipPolicy {
-    pub rego: String,
+    pub rego: super::verify::SigstorePolicy,
     pub fetch_config_file: bool,
     pub include_spec: bool,
     pub include_object_meta: bool,
@@ -541,7 +541,11 @@ impl Reader<'_> {
         parse_keys(&pem).map_err(|e| self.err(&format!("{at}.{field}"), e))
     }
 
-    fn rego_policy(&self, at: &str, p: &PolicyDoc) -> Result<String, ToolError> {
+    fn rego_policy(
+        &self,
+        at: &str,
+        p: &PolicyDoc,
+    ) -> Result<super::verify::SigstorePolicy, ToolError> {
         if p.kind != "rego" {
             return self.fail(
                 &format!("{at}.type"),
@@ -567,9 +571,8 @@ impl Reader<'_> {
             .data
             .clone()
             .ok_or_else(|| self.err(at, "needs data (the Rego policy)"))?;
-        super::verify::compile_attestation_policy(&rego)
-            .map_err(|e| self.err(&format!("{at}.data"), e))?;
-        Ok(rego)
+        super::verify::SigstorePolicy::compile(&rego)
+            .map_err(|e| self.err(&format!("{at}.data"), e))
     }
 
     fn authority(&self, i: usize, a: &AuthorityDoc) -> Result<Authority, ToolError> {

@@ -1088,7 +1088,7 @@ fn cip_policy_verdict(
             );
         }
     }
-    match evaluate_attestation_policy(&policy.rego, &Json::Object(input)) {
+    match policy.rego.evaluate(&Json::Object(input)) {
         Ok(()) => outcome.verdict,
         Err(e) => failed(
             p,
@@ -1341,7 +1341,7 @@ fn check_statement(
             .map_err(|e| Failure::new("sbom-malformed", format!("{}: {e}", req.name)))?;
     }
     if let Some(rego) = &req.policy {
-        evaluate_attestation_policy(rego, statement)
+        rego.evaluate(statement)
             .map_err(|e| Failure::new("attestation-policy", format!("{} policy: {e}", req.name)))?;
     }
     Ok(())
@@ -1365,42 +1365,57 @@ fn check_cyclonedx(predicate: &Json) -> Result<(), String> {
     Ok(())
 }
 
-/// Compiles an attestation policy (`package sigstore`, rule `isCompliant`).
-pub fn compile_attestation_policy(rego: &str) -> Result<regorus::Engine, String> {
-    let mut engine = crate::policy::new_engine();
-    let src = crate::policy::Source {
-        path: "attestation-policy.rego".into(),
-        text: rego.to_string(),
-        builtin: false,
-    };
-    crate::policy::add_source(&mut engine, &src, None).map_err(|e| e.display())?;
-    if !rego.contains("package sigstore") {
-        return Err(
-            "attestation policies must be `package sigstore` with an `isCompliant` rule".into(),
-        );
-    }
-    Ok(engine)
+/// A policy-controller Rego policy (`package sigstore`, rule `isCompliant`), compiled and
+/// prepared once at load; each evaluation clones the prepared engine.
+#[derive(Clone)]
+pub struct SigstorePolicy {
+    engine: regorus::Engine,
 }
 
-/// policy-controller's contract: `data.sigstore.isCompliant` must be true (or an object with
-/// `result: true`) for the verified statement as input.
-fn evaluate_attestation_policy(rego: &str, statement: &Json) -> Result<(), String> {
-    let mut engine = compile_attestation_policy(rego)?;
-    engine.set_input(regorus::Value::from(statement.clone()));
-    let v = engine
-        .eval_rule("data.sigstore.isCompliant".into())
-        .map_err(|e| e.to_string())?;
-    let json = serde_json::to_value(&v).unwrap_or(Json::Null);
-    let ok = json == Json::Bool(true) || json.get("result") == Some(&Json::Bool(true));
-    if ok {
-        Ok(())
-    } else {
-        let detail = json
-            .get("error")
-            .and_then(Json::as_str)
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default();
-        Err(format!("isCompliant is not true{detail}"))
+impl std::fmt::Debug for SigstorePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigstorePolicy")
+    }
+}
+
+impl SigstorePolicy {
+    pub fn compile(rego: &str) -> Result<Self, String> {
+        let mut engine = crate::policy::new_engine();
+        let src = crate::policy::Source {
+            path: "sigstore-policy.rego".into(),
+            text: rego.to_string(),
+            builtin: false,
+        };
+        crate::policy::add_source(&mut engine, &src, None).map_err(|e| e.display())?;
+        if !rego.contains("package sigstore") {
+            return Err("policies must be `package sigstore` with an `isCompliant` rule".into());
+        }
+        // regorus prepares on the first evaluation; do it here so clones start prepared
+        // (a compile error surfaces now, at load).
+        crate::policy::prepare_rule(&mut engine, "data.sigstore.isCompliant")?;
+        Ok(SigstorePolicy { engine })
+    }
+
+    /// policy-controller's contract: `data.sigstore.isCompliant` must be true (or an object
+    /// with `result: true`) for `input`.
+    pub fn evaluate(&self, input: &Json) -> Result<(), String> {
+        let mut engine = self.engine.clone();
+        engine.set_input(regorus::Value::from(input.clone()));
+        let v = engine
+            .eval_rule("data.sigstore.isCompliant".into())
+            .map_err(|e| e.to_string())?;
+        let json = serde_json::to_value(&v).unwrap_or(Json::Null);
+        let ok = json == Json::Bool(true) || json.get("result") == Some(&Json::Bool(true));
+        if ok {
+            Ok(())
+        } else {
+            let detail = json
+                .get("error")
+                .and_then(Json::as_str)
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            Err(format!("isCompliant is not true{detail}"))
+        }
     }
 }
 
@@ -1419,17 +1434,14 @@ mod tests {
     #[test]
     fn attestation_policy_contract() {
         let rego = "package sigstore\nimport rego.v1\ndefault isCompliant := false\nisCompliant if count(input.predicate.components) > 0\n";
-        assert!(evaluate_attestation_policy(
-            rego,
-            &serde_json::json!({"predicate": {"components": [1]}})
-        )
-        .is_ok());
-        assert!(evaluate_attestation_policy(
-            rego,
-            &serde_json::json!({"predicate": {"components": []}})
-        )
-        .is_err());
-        assert!(compile_attestation_policy("package other\nx := 1").is_err());
+        let policy = SigstorePolicy::compile(rego).unwrap();
+        assert!(policy
+            .evaluate(&serde_json::json!({"predicate": {"components": [1]}}))
+            .is_ok());
+        assert!(policy
+            .evaluate(&serde_json::json!({"predicate": {"components": []}}))
+            .is_err());
+        assert!(SigstorePolicy::compile("package other\nx := 1").is_err());
     }
 
     #[test]
