@@ -386,14 +386,7 @@ impl Evaluator {
         if self.selected.is_empty() {
             return Outcome::default();
         }
-        let stopped = |e: &str| Outcome {
-            errors: vec![ToolError::new(
-                doc.file.as_str(),
-                doc.line,
-                format!("policy evaluation stopped: {e}"),
-            )],
-            ..Default::default()
-        };
+        let stopped = |e: &str| stopped(doc, e);
         match self.run_compiled(scope, &input) {
             Ok(Some(Value::Object(all))) => {
                 return self.fold(doc, |slot| {
@@ -426,14 +419,7 @@ impl Evaluator {
 
     /// The interpreter part of [`Evaluator::evaluate_rego`]: the batch, else rule by rule.
     fn evaluate_on(&self, engine: &mut regorus::Engine, doc: &Document) -> Outcome {
-        let stopped = |e: &str| Outcome {
-            errors: vec![ToolError::new(
-                doc.file.as_str(),
-                doc.line,
-                format!("policy evaluation stopped: {e}"),
-            )],
-            ..Default::default()
-        };
+        let stopped = |e: &str| stopped(doc, e);
         if self.batched {
             // One evaluation for all rules; an error anywhere falls through to rule-by-rule
             // evaluation, which attributes it to the rule that raised it.
@@ -560,6 +546,18 @@ fn results(v: &Value) -> Vec<Value> {
         Value::Set(_) | Value::Array(_) => items(v),
         Value::Bool(true) | Value::String(_) | Value::Object(_) => vec![v.clone()],
         _ => Vec::new(),
+    }
+}
+
+/// A document whose evaluation hit the time limit: an error, never a pass.
+fn stopped(doc: &Document, e: &str) -> Outcome {
+    Outcome {
+        errors: vec![ToolError::new(
+            doc.file.as_str(),
+            doc.line,
+            format!("policy evaluation stopped: {e}"),
+        )],
+        ..Default::default()
     }
 }
 

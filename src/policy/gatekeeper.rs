@@ -3,7 +3,7 @@
 //! templates may use the same package names. Constraints carry their match, parameters and
 //! enforcement action. Matching and evaluation live in `eval::gatekeeper`.
 
-use super::strict::{ObjectMeta, Origin};
+use super::strict::{Manifest, Origin};
 use super::{add_source, new_engine, RegoVersion, Source};
 use crate::finding::ToolError;
 use regorus::{Engine, Value};
@@ -128,22 +128,7 @@ fn package_of(rego: &str) -> Option<String> {
 // The documents as Gatekeeper's Go types define them; unknown fields are refused (kubectl's
 // strict field validation), so a misspelt field never silently turns a check off.
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TemplateDoc {
-    #[allow(dead_code)]
-    api_version: String,
-    #[allow(dead_code)]
-    kind: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    metadata: ObjectMeta,
-    #[serde(default)]
-    spec: TemplateSpec,
-    #[serde(default)]
-    #[allow(dead_code)]
-    status: Option<Json>,
-}
+type TemplateDoc = Manifest<TemplateSpec>;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -213,19 +198,7 @@ struct CodeDoc {
     source: Json,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code)]
-struct ConstraintDoc {
-    api_version: String,
-    kind: String,
-    #[serde(default)]
-    metadata: ObjectMeta,
-    #[serde(default)]
-    spec: ConstraintSpec,
-    #[serde(default)]
-    status: Option<Json>,
-}
+type ConstraintDoc = Manifest<ConstraintSpec>;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

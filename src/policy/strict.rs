@@ -224,6 +224,24 @@ fn unknown_field(message: &str) -> Option<String> {
     rest.split_once('`').map(|(f, _)| f.to_string())
 }
 
+/// A Kubernetes object with a typed `spec`: `apiVersion`, `kind`, `metadata`, `spec`, and the
+/// controller-written `status` (read, meaningless to policyctl). Nothing else is accepted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Manifest<S: Default> {
+    #[allow(dead_code)]
+    pub api_version: String,
+    #[allow(dead_code)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: S,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub status: Option<Json>,
+}
+
 /// Kubernetes `ObjectMeta` as manifests carry it. Only name, labels and annotations mean
 /// anything to policyctl; the server-written fields are accepted because `kubectl get -o yaml`
 /// output carries them, and they change nothing.

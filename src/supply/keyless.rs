@@ -85,23 +85,9 @@ fn key_and_id(pem: &str) -> Result<(CosignVerificationKey, [u8; 32]), String> {
 
 // The document as policy-controller's v1alpha1 types define it; unknown fields are refused.
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TrustRootDoc {
-    #[allow(dead_code)]
-    api_version: String,
-    #[allow(dead_code)]
-    kind: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    metadata: crate::policy::strict::ObjectMeta,
-    spec: TrustRootSpec,
-    #[serde(default)]
-    #[allow(dead_code)]
-    status: Option<Json>,
-}
+type TrustRootDoc = crate::policy::strict::Manifest<TrustRootSpec>;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TrustRootSpec {
     #[serde(default)]

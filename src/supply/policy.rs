@@ -8,7 +8,7 @@
 
 use super::glob;
 use crate::finding::ToolError;
-use crate::policy::strict::{ObjectMeta, Origin};
+use crate::policy::strict::{Manifest, Origin};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -260,23 +260,9 @@ pub fn predicate_type(name: &str) -> String {
 
 // --- The document, as policy-controller's Go types define it (unknown fields refused) --------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CipDoc {
-    #[allow(dead_code)]
-    api_version: String,
-    #[allow(dead_code)]
-    kind: String,
-    #[serde(default)]
-    metadata: ObjectMeta,
-    spec: SpecDoc,
-    /// Written by the controller; carries no policy.
-    #[serde(default)]
-    #[allow(dead_code)]
-    status: Option<Json>,
-}
+type CipDoc = Manifest<SpecDoc>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SpecDoc {
     #[serde(default)]

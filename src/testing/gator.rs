@@ -212,7 +212,9 @@ fn error_result(name: &str, file: &str, line: usize, message: &str) -> TestResul
     }
 }
 
-fn read_objects(path: &Path) -> Result<Vec<Json>, String> {
+/// The documents of `path` (Lists stay whole: gator reads documents, not List items) and its
+/// text.
+fn read_documents(path: &Path) -> Result<(Vec<crate::input::Document>, String), String> {
     let display = path.to_string_lossy();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: {e}"))?;
     let parser = if display.ends_with(".json") {
@@ -220,23 +222,22 @@ fn read_objects(path: &Path) -> Result<Vec<Json>, String> {
     } else {
         crate::input::Parser::Yaml
     };
-    // Lists stay whole here: gator reads documents, not List items.
     let docs = crate::input::parse(&display, &text, parser)
         .map_err(|e| format!("{display}:{}: {}", e.line, e.message))?;
-    Ok(docs.into_iter().map(|d| d.contents).collect())
+    Ok((docs, text))
+}
+
+fn read_objects(path: &Path) -> Result<Vec<Json>, String> {
+    Ok(read_documents(path)?
+        .0
+        .into_iter()
+        .map(|d| d.contents)
+        .collect())
 }
 
 /// The one template (or constraint) document of `path`, with its line and the file's text.
 fn single(path: &Path, kind: &str) -> Result<(Json, usize, String), String> {
-    let display = path.to_string_lossy();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{display}: {e}"))?;
-    let parser = if display.ends_with(".json") {
-        crate::input::Parser::Json
-    } else {
-        crate::input::Parser::Yaml
-    };
-    let docs = crate::input::parse(&display, &text, parser)
-        .map_err(|e| format!("{display}:{}: {}", e.line, e.message))?;
+    let (docs, text) = read_documents(path)?;
     let found: Vec<(Json, usize)> = docs
         .into_iter()
         .filter(|d| match kind {
