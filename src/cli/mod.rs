@@ -6,6 +6,7 @@ mod parse;
 mod registry_args;
 mod serve;
 mod test;
+mod verify_blob;
 mod verify_image;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,8 @@ enum Command {
     Test(test::Args),
     /// Verify image signatures and attestations against ClusterImagePolicies.
     VerifyImage(verify_image::Args),
+    /// Verify a Sigstore bundle for a file or digest (cosign verify-blob's flags).
+    VerifyBlob(verify_blob::Args),
     /// Serve the validating admission webhook (HTTPS).
     Serve(serve::Args),
 }
@@ -65,6 +68,7 @@ where
     init_tracing(matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::VerifyBlob(args) => verify_blob::run(args),
         Command::Parse(args) => parse::run(args),
         Command::Test(args) => test::run(args),
         Command::VerifyImage(args) => verify_image::run(args),

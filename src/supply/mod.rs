@@ -2,6 +2,7 @@
 //! access, and verification of cosign signatures, attestations and SBOMs against the digest a
 //! tag resolves to. Owns every supply-chain verdict; it must not know about flags or output.
 
+pub mod bundle;
 pub mod glob;
 pub mod keyless;
 pub mod policy;
