@@ -589,6 +589,26 @@ fn a_key_authority_with_ctlog_requires_a_valid_rekor_entry() {
             "logged",
             "127.0.0.1:*/tl/**",
             &key,
+            "      ctlog: {url: \"https://rekor.example.com\"}\n",
+        ),
+    )
+    .unwrap();
+    let (code, v, _) = verify(dir.path(), &reg.addr, &reg.image("tl/logged", "1"), &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        reasons(&v).contains(
+            "names no transparency log of a loaded TrustRoot nor of the public-good Sigstore root"
+        ),
+        "{v:#}"
+    );
+    // The public-good Rekor is known without a TrustRoot: its key decides (this test log's
+    // entry is not in it).
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        key_policy(
+            "logged",
+            "127.0.0.1:*/tl/**",
+            &key,
             "      ctlog: {url: \"https://rekor.sigstore.dev\"}\n",
         ),
     )
@@ -596,7 +616,7 @@ fn a_key_authority_with_ctlog_requires_a_valid_rekor_entry() {
     let (code, v, _) = verify(dir.path(), &reg.addr, &reg.image("tl/logged", "1"), &[]);
     assert_eq!(code, 1, "{v:#}");
     assert!(
-        reasons(&v).contains("names no transparency log of a loaded TrustRoot"),
+        reasons(&v).contains("Rekor bundle does not verify"),
         "{v:#}"
     );
 }

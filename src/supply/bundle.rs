@@ -51,7 +51,15 @@ impl Expect {
 #[derive(Debug, Clone)]
 pub enum Signer {
     Key(String),
-    Keyless { identity: Expect, issuer: Expect },
+    Keyless {
+        identity: Expect,
+        issuer: Expect,
+    },
+    /// Any Fulcio certificate that verifies; the caller matches the identity it returns
+    /// (policy-controller identities are a list). `skip_sct` is `insecureIgnoreSCT`.
+    AnyIdentity {
+        skip_sct: bool,
+    },
 }
 
 /// What was signed: the bytes, or only their sha256 digest (`sha256:<hex>`).
@@ -95,6 +103,19 @@ pub fn verify(
                 .verify(artifact, &bundle, &PublicKeyVerificationPolicy::new(key))
                 .map_err(refusal)?;
             Ok(Verified::default())
+        }
+        Signer::AnyIdentity { skip_sct } => {
+            let mut policy = VerificationPolicy::any_identity();
+            if *skip_sct {
+                policy = policy.skip_sct();
+            }
+            let result = verifier
+                .verify(artifact, &bundle, &policy)
+                .map_err(refusal)?;
+            Ok(Verified {
+                identity: result.identity().map(|i| i.as_str().to_string()),
+                issuer: result.issuer().map(str::to_string),
+            })
         }
         Signer::Keyless { identity, issuer } => {
             let mut policy = VerificationPolicy::any_identity();

@@ -33,6 +33,72 @@ pub struct TrustRoot {
     pub tlog_urls: BTreeMap<String, String>,
     /// CT log keys by log ID (sha256 of the key's DER SPKI).
     pub ct_keys: BTreeMap<[u8; 32], CosignVerificationKey>,
+    /// The same material as Sigstore's `trusted_root.json` describes it, for bundle
+    /// verification (sigstore-verify): CA chains, logs (URL, DER SPKI), TSA chains.
+    pub material: Material,
+    /// The root as sigstore-verify takes it, built once (absent after an override: rebuilt).
+    pub sigstore: Option<std::sync::Arc<sigstore_trust_root::TrustedRoot>>,
+}
+
+/// A transparency or CT log: its base URL and DER SubjectPublicKeyInfo.
+pub type LogEntry = (Option<String>, Vec<u8>);
+
+/// Trust material in the shape of Sigstore's `trusted_root.json`.
+#[derive(Debug, Clone, Default)]
+pub struct Material {
+    pub ca_chains: Vec<Vec<Vec<u8>>>,
+    pub tlogs: Vec<LogEntry>,
+    pub ctlogs: Vec<LogEntry>,
+    pub tsa_chains: Vec<Vec<Vec<u8>>>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `keyDetails` of a DER SubjectPublicKeyInfo, as trusted_root.json names it.
+fn key_details(spki_der: &[u8]) -> Result<&'static str, String> {
+    use x509_cert::spki::SubjectPublicKeyInfoRef;
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| format!("not a public key: {e}"))?;
+    let alg = spki.algorithm.oid.to_string();
+    let param = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+        .map(|o| o.to_string());
+    Ok(match (alg.as_str(), param.as_deref()) {
+        ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => "PKIX_ECDSA_P256_SHA_256",
+        ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => "PKIX_ECDSA_P384_SHA_384",
+        ("1.2.840.10045.2.1", Some("1.3.132.0.35")) => "PKIX_ECDSA_P521_SHA_512",
+        ("1.3.101.112", _) => "PKIX_ED25519",
+        ("1.2.840.113549.1.1.1", _) => "PKIX_RSA_PKCS1V15_2048_SHA256",
+        _ => return Err(format!("unsupported public key algorithm {alg}")),
+    })
+}
+
+impl Material {
+    /// Sigstore's `trusted_root.json` for this material (no validity windows: policy-controller's
+    /// TrustRoot has none, so every key and CA is trusted at any time, as there).
+    pub fn trusted_root_json(&self) -> Result<Json, String> {
+        let chain = |c: &Vec<Vec<u8>>| serde_json::json!({"certificates": c.iter().map(|d| serde_json::json!({"rawBytes": b64(d)})).collect::<Vec<_>>()});
+        let log = |(url, spki): &LogEntry| -> Result<Json, String> {
+            Ok(serde_json::json!({
+                "baseUrl": url.clone().unwrap_or_default(),
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": b64(spki), "keyDetails": key_details(spki)?, "validFor": {"start": "1970-01-01T00:00:00Z"}},
+                "logId": {"keyId": b64(&Sha256::digest(spki))},
+            }))
+        };
+        Ok(serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "certificateAuthorities": self.ca_chains.iter().map(|c| serde_json::json!({"subject": {}, "uri": "", "certChain": chain(c), "validFor": {"start": "1970-01-01T00:00:00Z"}})).collect::<Vec<_>>(),
+            "tlogs": self.tlogs.iter().map(log).collect::<Result<Vec<_>, _>>()?,
+            "ctlogs": self.ctlogs.iter().map(log).collect::<Result<Vec<_>, _>>()?,
+            "timestampAuthorities": self.tsa_chains.iter().map(|c| serde_json::json!({"subject": {}, "uri": "", "certChain": chain(c), "validFor": {"start": "1970-01-01T00:00:00Z"}})).collect::<Vec<_>>(),
+        }))
+    }
 }
 
 fn pem_or_base64(s: &str) -> Result<String, String> {
@@ -107,10 +173,9 @@ struct SigstoreKeys {
     tlogs: Vec<LogDoc>,
     #[serde(default, rename = "ctLogs")]
     ctlogs: Vec<LogDoc>,
-    /// Read so the document is accepted; consulted once RFC 3161 timestamps are verified
-    /// (authorities asking for them are refused until then).
+    /// RFC 3161 timestamp authorities, used by bundle verification (Rekor v2 entries carry a
+    /// signed timestamp instead of an integrated time).
     #[serde(default)]
-    #[allow(dead_code)]
     timestamp_authorities: Vec<CaDoc>,
 }
 
@@ -163,13 +228,25 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
         .sigstore_keys
         .ok_or_else(|| err("spec.sigstoreKeys", "is required (offline keys)".into()))?;
     let mut cas = Vec::new();
+    let mut material = Material::default();
     for (i, ca) in keys.certificate_authorities.iter().enumerate() {
-        cas.extend(certificates(&ca.cert_chain).map_err(|e| {
+        let chain = certificates(&ca.cert_chain).map_err(|e| {
             err(
                 &format!("spec.sigstoreKeys.certificateAuthorities[{i}].certChain"),
                 e,
             )
-        })?);
+        })?;
+        material.ca_chains.push(der_chain(&chain));
+        cas.extend(chain);
+    }
+    for (i, tsa) in keys.timestamp_authorities.iter().enumerate() {
+        let chain = certificates(&tsa.cert_chain).map_err(|e| {
+            err(
+                &format!("spec.sigstoreKeys.timestampAuthorities[{i}].certChain"),
+                e,
+            )
+        })?;
+        material.tsa_chains.push(der_chain(&chain));
     }
     if cas.is_empty() {
         return Err(err(
@@ -192,9 +269,20 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
                     "only sha-256 logs are supported".into(),
                 ));
             }
-            let (key, id) = pem_or_base64(&log.public_key)
-                .and_then(|pem| key_and_id(&pem))
-                .map_err(|e| err(&format!("{at}.publicKey"), e))?;
+            let pem =
+                pem_or_base64(&log.public_key).map_err(|e| err(&format!("{at}.publicKey"), e))?;
+            let (key, id) = key_and_id(&pem).map_err(|e| err(&format!("{at}.publicKey"), e))?;
+            let spki = pem_blocks(&pem, "PUBLIC KEY")
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            key_details(&spki).map_err(|e| err(&format!("{at}.publicKey"), e))?;
+            let entry = (log.base_url.clone(), spki);
+            if field == "tLogs" {
+                material.tlogs.push(entry);
+            } else {
+                material.ctlogs.push(entry);
+            }
             if field == "tLogs" {
                 if let Some(url) = &log.base_url {
                     tlog_urls.insert(url.trim_end_matches('/').to_string(), hex(&id));
@@ -210,13 +298,137 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
         .filter_map(|pem| key_and_id(&pem).ok())
         .map(|(key, id)| (id, key))
         .collect();
-    Ok(TrustRoot {
+    let mut root = TrustRoot {
         name,
         cas,
         tlog_keys,
         tlog_urls,
         ct_keys,
-    })
+        material,
+        sigstore: None,
+    };
+    root.sigstore = Some(std::sync::Arc::new(
+        root.to_sigstore()
+            .map_err(|e| err("spec.sigstoreKeys", e))?,
+    ));
+    Ok(root)
+}
+
+fn der_chain(chain: &[Certificate]) -> Vec<Vec<u8>> {
+    chain.iter().filter_map(|c| c.to_der().ok()).collect()
+}
+
+impl TrustRoot {
+    /// The root as sigstore-verify takes it (built once at load; rebuilt after an override).
+    pub fn sigstore_root(
+        &self,
+    ) -> Result<std::sync::Arc<sigstore_trust_root::TrustedRoot>, String> {
+        match &self.sigstore {
+            Some(r) => Ok(r.clone()),
+            None => self.to_sigstore().map(std::sync::Arc::new),
+        }
+    }
+
+    fn to_sigstore(&self) -> Result<sigstore_trust_root::TrustedRoot, String> {
+        let json = self.material.trusted_root_json()?;
+        sigstore_trust_root::TrustedRoot::from_json(&json.to_string())
+            .map_err(|e| format!("does not make a usable Sigstore trusted root: {e}"))
+    }
+
+    /// A TrustRoot from Sigstore's `trusted_root.json` (the embedded public-good root, or one
+    /// given as a file): the same checks as a policy-controller TrustRoot with these keys.
+    pub fn from_trusted_root_json(name: &str, text: &str) -> Result<TrustRoot, String> {
+        let json: Json = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        let raw = |v: &Json| -> Result<Vec<u8>, String> {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or_default())
+                .map_err(|e| format!("rawBytes is not base64: {e}"))
+        };
+        let chains = |field: &str| -> Result<Vec<Vec<Vec<u8>>>, String> {
+            json.get(field)
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .map(|ca| {
+                    ca.pointer("/certChain/certificates")
+                        .and_then(Json::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|c| raw(&c["rawBytes"]))
+                        .collect()
+                })
+                .collect()
+        };
+        let logs = |field: &str| -> Result<Vec<LogEntry>, String> {
+            json.get(field)
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    Ok((
+                        l.get("baseUrl").and_then(Json::as_str).map(str::to_string),
+                        raw(&l["publicKey"]["rawBytes"])?,
+                    ))
+                })
+                .collect()
+        };
+        let material = Material {
+            ca_chains: chains("certificateAuthorities")?,
+            tlogs: logs("tlogs")?,
+            ctlogs: logs("ctlogs")?,
+            tsa_chains: chains("timestampAuthorities")?,
+        };
+        let cas = material
+            .ca_chains
+            .iter()
+            .flatten()
+            .map(|d| Certificate::from_der(d).map_err(|e| format!("invalid CA certificate: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = |spki: &Vec<u8>| -> Option<(CosignVerificationKey, [u8; 32])> {
+            Some((
+                CosignVerificationKey::try_from_der(spki).ok()?,
+                Sha256::digest(spki).into(),
+            ))
+        };
+        let mut tlog_keys = BTreeMap::new();
+        let mut tlog_urls = BTreeMap::new();
+        for (url, spki) in &material.tlogs {
+            // Keys sigstore's CosignVerificationKey cannot read (Ed25519 Rekor v2 logs) are
+            // still used by bundle verification.
+            if let Some((k, id)) = key(spki) {
+                if let Some(u) = url {
+                    tlog_urls.insert(u.trim_end_matches('/').to_string(), hex(&id));
+                }
+                tlog_keys.insert(hex(&id), k);
+            }
+        }
+        let ct_keys = material
+            .ctlogs
+            .iter()
+            .filter_map(|(_, spki)| key(spki))
+            .map(|(k, id)| (id, k))
+            .collect();
+        let sigstore = sigstore_trust_root::TrustedRoot::from_json(text)
+            .map_err(|e| format!("not a Sigstore trusted root: {e}"))?;
+        Ok(TrustRoot {
+            name: name.to_string(),
+            cas,
+            tlog_keys,
+            tlog_urls,
+            ct_keys,
+            material,
+            sigstore: Some(std::sync::Arc::new(sigstore)),
+        })
+    }
+
+    /// The public-good Sigstore production root, embedded (the snapshot sigstore-trust-root
+    /// ships, as distributed through Sigstore's TUF repository).
+    pub fn production() -> Result<TrustRoot, String> {
+        Self::from_trusted_root_json(
+            "sigstore-public-good",
+            sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT,
+        )
+    }
 }
 
 impl TrustRoot {
@@ -296,7 +508,11 @@ pub fn identity(cert: &Certificate) -> (Option<String>, Vec<String>) {
     (issuer, subjects)
 }
 
-fn identity_matches(identities: &[Identity], issuer: Option<&str>, subjects: &[String]) -> bool {
+pub(super) fn identity_matches(
+    identities: &[Identity],
+    issuer: Option<&str>,
+    subjects: &[String],
+) -> bool {
     identities.iter().any(|id| {
         let issuer_ok = match (&id.issuer, &id.issuer_regexp) {
             (Some(want), _) => issuer == Some(want.as_str()),

@@ -753,12 +753,6 @@ impl Reader<'_> {
                 )
             }
         };
-        if is_keyless && format == SignatureFormat::Bundle {
-            return self.fail(
-                &format!("{at}.signatureFormat"),
-                "bundle-format keyless signatures are not verified yet; use a key authority or legacy signatures",
-            );
-        }
         if matches!(tlog, Tlog::Required { .. }) && !is_keyless {
             if !a.attestations.is_empty() {
                 return self.fail(

@@ -137,6 +137,16 @@ struct EnvelopeSignature {
     sig: String,
 }
 
+/// One Sigstore bundle attached to the digest as an OCI referrer (cosign v3).
+struct BundleLayer {
+    /// The layer digest's hex (policy-controller's `id`).
+    id: String,
+    /// Its DSSE envelope; `None` for a message-signature bundle.
+    envelope: Option<Envelope>,
+    /// The bundle's JSON, for full verification (sigstore-verify).
+    raw: String,
+}
+
 /// What the registry holds for one digest, fetched at most once per verification.
 struct Evidence {
     image: ImageRef,
@@ -149,7 +159,7 @@ struct Evidence {
     attestations: OnceCell<Result<Vec<(String, Envelope)>, Failure>>,
     /// DSSE envelopes of cosign's newer bundle format (OCI referrers), fetched only when the
     /// `.sig`/`.att` tags do not settle the question.
-    bundles: OnceCell<Result<Vec<(String, Envelope)>, Failure>>,
+    bundles: OnceCell<Result<Vec<BundleLayer>, Failure>>,
 }
 
 /// Verifies images, with verdict and tag caches shared by every caller.
@@ -162,6 +172,8 @@ pub struct Verifier {
     verifications: AtomicUsize,
     lookups: AtomicUsize,
     trust_roots: std::collections::BTreeMap<String, Arc<TrustRoot>>,
+    /// The embedded public-good root, for keyless authorities without `trustRootRef`.
+    production: std::sync::OnceLock<Result<Arc<TrustRoot>, String>>,
     no_match: NoMatch,
 }
 
@@ -225,6 +237,7 @@ impl Verifier {
             verifications: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
             no_match: opts.no_match,
+            production: std::sync::OnceLock::new(),
         }
     }
 
@@ -599,16 +612,84 @@ impl Verifier {
                 ca,
             } => {
                 let root = self.keyless_root(trust_root.as_deref(), ca.as_deref(), &a.tlog)?;
-                let sigs = self.signatures(ev).await?;
-                let matched =
-                    check_keyless(sigs, &ev.digest, &root, identities, *insecure_ignore_sct)?;
+                let ignore_sct = *insecure_ignore_sct;
                 if !a.attestations.is_empty() {
-                    return Err(Failure::new(
-                        "keyless-unsupported",
-                        "attestations of keyless authorities are not verified by this version; use a key authority for attestations",
-                    ));
+                    // policy-controller: an authority with attestations is satisfied by its
+                    // attestations (each verified keylessly, from cosign v3 bundles).
+                    let bundles = self.bundles(ev).await?;
+                    let mut atts = serde_json::Map::new();
+                    for req in &a.attestations {
+                        let found = keyless_bundles(
+                            bundles,
+                            &ev.digest,
+                            &root,
+                            identities,
+                            ignore_sct,
+                            &req.predicate_type,
+                        )
+                        .map_err(|mut f| {
+                            if f.code == "attestation-missing" {
+                                f.reason = format!(
+                                    "{}: {} (keyless attestations are read from cosign v3 bundles attached as \
+                                     OCI referrers; legacy .att keyless attestations are not verified)",
+                                    req.name, f.reason
+                                );
+                            }
+                            f
+                        })?;
+                        let mut passed = Vec::new();
+                        let mut problem = None;
+                        for (m, statement) in found {
+                            match check_predicate(&statement, req) {
+                                Ok(()) => {
+                                    let mut m = m;
+                                    m["predicateType"] = Json::String(req.predicate_type.clone());
+                                    passed.push(m);
+                                }
+                                Err(f) => problem = Some(f),
+                            }
+                        }
+                        if passed.is_empty() {
+                            return Err(problem.unwrap_or_else(|| {
+                                Failure::new("attestation-missing", req.name.clone())
+                            }));
+                        }
+                        atts.insert(req.name.clone(), Json::Array(passed));
+                    }
+                    return Ok(serde_json::json!({"attestations": atts}));
                 }
-                Ok(serde_json::json!({"signatures": matched}))
+                let mut failures = Vec::new();
+                if a.format != SignatureFormat::Bundle {
+                    let sigs = self.signatures(ev).await?;
+                    match check_keyless(sigs, &ev.digest, &root, identities, ignore_sct) {
+                        Ok(m) => return Ok(serde_json::json!({"signatures": m})),
+                        Err(f) => failures.push(f),
+                    }
+                }
+                if a.format != SignatureFormat::Legacy {
+                    // cosign v3: a signing statement (sign/v1) in a bundle referrer.
+                    let bundles = self.bundles(ev).await?;
+                    match keyless_bundles(
+                        bundles,
+                        &ev.digest,
+                        &root,
+                        identities,
+                        ignore_sct,
+                        COSIGN_SIGN_PREDICATE,
+                    ) {
+                        Ok(found) => {
+                            let m: Vec<Json> = found.into_iter().map(|(m, _)| m).collect();
+                            return Ok(serde_json::json!({"signatures": m}));
+                        }
+                        Err(f) => failures.push(f),
+                    }
+                }
+                // The most specific problem: one about a signature that exists beats absence.
+                failures.sort_by_key(|f| u8::from(f.code == "image-unsigned"));
+                Err(failures
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| Failure::new("image-unsigned", "no signature")))
             }
             AuthorityKind::Key(keys) => {
                 let tlog_keys = match &a.tlog {
@@ -632,8 +713,12 @@ impl Verifier {
                     };
                     let ids: Vec<Json> = bundles
                         .iter()
-                        .filter(|(_, env)| envelope_satisfies(env, &ev.digest, keys, &req).is_ok())
-                        .map(|(id, _)| serde_json::json!({"id": id}))
+                        .filter(|b| {
+                            b.envelope.as_ref().is_some_and(|env| {
+                                envelope_satisfies(env, &ev.digest, keys, &req).is_ok()
+                            })
+                        })
+                        .map(|b| serde_json::json!({"id": b.id}))
                         .collect();
                     if !ids.is_empty() {
                         signed = Ok(ids);
@@ -686,13 +771,15 @@ impl Verifier {
                 .map_err(refuse),
             None => {
                 let url = url.unwrap_or_default();
+                let production = self.production().ok();
                 self.trust_roots
                     .values()
+                    .chain(production.as_ref())
                     .find_map(|r| r.tlog_keys_for(Some(url)).ok())
                     .ok_or_else(|| {
                         refuse(format!(
-                            "ctlog.url {url} names no transparency log of a loaded TrustRoot; policyctl does not \
-                             fetch the public Sigstore trust root — load a TrustRoot with -p and name it in ctlog.trustRootRef"
+                            "ctlog.url {url} names no transparency log of a loaded TrustRoot nor of the public-good \
+                             Sigstore root; load a TrustRoot with -p and name it in ctlog.trustRootRef"
                         ))
                     })
             }
@@ -707,16 +794,18 @@ impl Verifier {
         ca: Option<&[x509_cert::Certificate]>,
         tlog: &Tlog,
     ) -> Result<TrustRoot, Failure> {
-        let Some(name) = trust_root else {
-            return Err(Failure::new(
-                "keyless-no-trust-root",
-                "keyless without trustRootRef needs the public Sigstore instance, which policyctl does not \
-                 contact; load a TrustRoot with -p and name it in trustRootRef",
-            ));
+        let mut root = match trust_root {
+            Some(name) => TrustRoot::clone(self.root(name, "trustRootRef")?),
+            None => TrustRoot::clone(&*self.production()?),
         };
-        let mut root = TrustRoot::clone(self.root(name, "trustRootRef")?);
         if let Some(ca) = ca {
             root.cas = ca.to_vec();
+            root.material.ca_chains = ca
+                .iter()
+                .filter_map(|c| der::Encode::to_der(c).ok())
+                .map(|d| vec![d])
+                .collect();
+            root.sigstore = None;
         }
         if let Tlog::Required {
             trust_root: log_root,
@@ -724,11 +813,37 @@ impl Verifier {
         } = tlog
         {
             if log_root.is_some() || url.is_some() {
-                root.tlog_keys =
-                    self.tlog_keys(log_root.as_deref().or(Some(name)), url.as_deref())?;
+                let logs = match log_root.as_deref().or(trust_root) {
+                    Some(n) => self.root(n, "ctlog.trustRootRef")?.clone(),
+                    None => self.production()?,
+                };
+                root.tlog_keys = logs
+                    .tlog_keys_for(url.as_deref())
+                    .map_err(|m| Failure::new("trust-root-missing", m))?;
+                root.material.tlogs = logs
+                    .material
+                    .tlogs
+                    .iter()
+                    .filter(|(u, _)| {
+                        url.as_deref().is_none_or(|want| {
+                            u.as_deref().map(|u| u.trim_end_matches('/'))
+                                == Some(want.trim_end_matches('/'))
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                root.sigstore = None;
             }
         }
         Ok(root)
+    }
+
+    /// The embedded public-good Sigstore root, loaded once.
+    fn production(&self) -> Result<Arc<TrustRoot>, Failure> {
+        self.production
+            .get_or_init(|| TrustRoot::production().map(Arc::new))
+            .clone()
+            .map_err(|e| Failure::new("trust-root-invalid", e))
     }
 
     async fn signatures<'a>(&self, ev: &'a Evidence) -> Result<&'a [SigLayer], Failure> {
@@ -849,14 +964,18 @@ impl Verifier {
         let has_tagged_type = tagged
             .iter()
             .any(|(_, e)| statement_type(e).as_deref() == Some(req.predicate_type.as_str()));
-        let bundled: &[(String, Envelope)] =
-            if has_tagged_type || a.format == SignatureFormat::Legacy {
-                &[]
-            } else {
-                self.bundles(ev).await?
-            };
+        let bundled: &[BundleLayer] = if has_tagged_type || a.format == SignatureFormat::Legacy {
+            &[]
+        } else {
+            self.bundles(ev).await?
+        };
         let mut verified = Vec::new();
-        for (id, env) in tagged.iter().chain(bundled) {
+        let candidates = tagged.iter().map(|(id, env)| (id, env)).chain(
+            bundled
+                .iter()
+                .filter_map(|b| b.envelope.as_ref().map(|env| (&b.id, env))),
+        );
+        for (id, env) in candidates {
             let Ok(payload) = base64::engine::general_purpose::STANDARD.decode(&env.payload) else {
                 problems.push(Failure::new(
                     "attestation-malformed",
@@ -964,7 +1083,7 @@ fn envelope_satisfies(
 impl Verifier {
     /// Bundle-format envelopes attached to the digest as OCI referrers (referrers API or its
     /// `sha256-<hex>` tag fallback), fetched once per verification.
-    async fn bundles<'a>(&self, ev: &'a Evidence) -> Result<&'a [(String, Envelope)], Failure> {
+    async fn bundles<'a>(&self, ev: &'a Evidence) -> Result<&'a [BundleLayer], Failure> {
         ev.bundles
             .get_or_init(|| self.fetch_bundles(&ev.store, &ev.digest))
             .await
@@ -977,7 +1096,7 @@ impl Verifier {
         &self,
         image: &ImageRef,
         digest: &str,
-    ) -> Result<Vec<(String, Envelope)>, Failure> {
+    ) -> Result<Vec<BundleLayer>, Failure> {
         let subject = image.at_digest(digest);
         let referrers = match self.registry.referrers(&subject, BUNDLE_ARTIFACT).await {
             Ok(r) => r,
@@ -1004,12 +1123,13 @@ impl Verifier {
                         format!("signature bundle {} is not JSON: {e}", layer.digest),
                     )
                 })?;
-                if let Some(env) = bundle
-                    .get("dsseEnvelope")
-                    .and_then(|e| serde_json::from_value::<Envelope>(e.clone()).ok())
-                {
-                    out.push((layer.digest.trim_start_matches("sha256:").to_string(), env));
-                }
+                out.push(BundleLayer {
+                    id: layer.digest.trim_start_matches("sha256:").to_string(),
+                    envelope: bundle
+                        .get("dsseEnvelope")
+                        .and_then(|e| serde_json::from_value::<Envelope>(e.clone()).ok()),
+                    raw: String::from_utf8_lossy(&blob).into_owned(),
+                });
             }
         }
         Ok(out)
@@ -1335,6 +1455,12 @@ fn check_statement(
             ),
         ));
     }
+    check_predicate(statement, req)
+}
+
+/// What an attestation's content must satisfy once its signature and subject are verified: a
+/// CycloneDX predicate must parse, and the attestation's Rego policy must hold.
+fn check_predicate(statement: &Json, req: &AttestationReq) -> Result<(), Failure> {
     let predicate = statement.get("predicate").cloned().unwrap_or(Json::Null);
     if req.predicate_type == "https://cyclonedx.org/bom" {
         check_cyclonedx(&predicate)
@@ -1345,6 +1471,88 @@ fn check_statement(
             .map_err(|e| Failure::new("attestation-policy", format!("{} policy: {e}", req.name)))?;
     }
     Ok(())
+}
+
+/// Keyless bundles (cosign v3 referrers) whose DSSE statement has `predicate_type`, verified
+/// with sigstore-verify against `root` for this digest, whose certificate matches one of the
+/// identities: (policy-controller's match record, the statement) for each.
+fn keyless_bundles(
+    bundles: &[BundleLayer],
+    digest: &str,
+    root: &TrustRoot,
+    identities: &[super::policy::Identity],
+    insecure_ignore_sct: bool,
+    predicate_type: &str,
+) -> Result<Vec<(Json, Json)>, Failure> {
+    let sigstore_root = root.sigstore_root().map_err(|e| {
+        Failure::new(
+            "trust-root-invalid",
+            format!("trust root {}: {e}", root.name),
+        )
+    })?;
+    let hex = digest.trim_start_matches("sha256:").to_string();
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    for b in bundles {
+        let Some(env) = &b.envelope else {
+            continue;
+        };
+        if statement_type(env).as_deref() != Some(predicate_type) {
+            continue;
+        }
+        let signer = super::bundle::Signer::AnyIdentity {
+            skip_sct: insecure_ignore_sct,
+        };
+        match super::bundle::verify(
+            &b.raw,
+            super::bundle::Subject::Sha256(hex.clone()),
+            &signer,
+            &sigstore_root,
+        ) {
+            Ok(v) => {
+                let subjects: Vec<String> = v.identity.iter().cloned().collect();
+                if !keyless::identity_matches(identities, v.issuer.as_deref(), &subjects) {
+                    problems.push(Failure::new(
+                        "keyless-identity-mismatch",
+                        format!(
+                            "bundle {}: certificate identity (issuer {:?}, subject {:?}) matches none of the policy's identities",
+                            b.id,
+                            v.issuer.unwrap_or_default(),
+                            subjects
+                        ),
+                    ));
+                    continue;
+                }
+                let statement = base64::engine::general_purpose::STANDARD
+                    .decode(&env.payload)
+                    .ok()
+                    .and_then(|p| serde_json::from_slice::<Json>(&p).ok())
+                    .unwrap_or(Json::Null);
+                out.push((
+                    serde_json::json!({"id": b.id, "subject": subjects.first(), "issuer": v.issuer}),
+                    statement,
+                ));
+            }
+            Err((code, reason)) => {
+                problems.push(Failure::new(code, format!("bundle {}: {reason}", b.id)))
+            }
+        }
+    }
+    if !out.is_empty() {
+        return Ok(out);
+    }
+    Err(problems.into_iter().next().unwrap_or_else(|| {
+        Failure::new(
+            if predicate_type == COSIGN_SIGN_PREDICATE {
+                "image-unsigned"
+            } else {
+                "attestation-missing"
+            },
+            format!(
+                "no Sigstore bundle with predicate type {predicate_type} is attached to {digest}"
+            ),
+        )
+    }))
 }
 
 /// Parses a CycloneDX predicate with cyclonedx-bom where it supports the spec version (1.3-1.5);

@@ -191,7 +191,17 @@ impl Pusher {
 
     /// Pushes a manifest (JSON) at `tag`; returns its digest.
     pub fn manifest(&self, repo: &str, tag: &str, manifest: &Value, media_type: &str) -> String {
-        let bytes = serde_json::to_vec(manifest).unwrap();
+        self.manifest_bytes(repo, tag, serde_json::to_vec(manifest).unwrap(), media_type)
+    }
+
+    /// Pushes manifest bytes as they are (byte-exact, for real artefacts); returns the digest.
+    pub fn manifest_bytes(
+        &self,
+        repo: &str,
+        tag: &str,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> String {
         let r = self.reference(repo, tag);
         let ct = http::HeaderValue::from_str(media_type).unwrap();
         self.rt
@@ -312,7 +322,9 @@ impl Pusher {
     /// Pushes one referrer manifest per (artifactType, layer media type, blob) with `subject`
     /// = `digest`, and the `sha256-<hex>` tag index listing them (the referrers fallback that
     /// distribution 2.8 needs).
-    fn referrers(
+    /// Attaches artefacts (artifactType, layer media type, bytes) to `digest` as OCI referrers
+    /// (a manifest each with `subject`, listed in the `sha256-<hex>` fallback tag index).
+    pub fn referrers(
         &self,
         repo: &str,
         digest: &str,

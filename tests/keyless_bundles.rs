@@ -1,0 +1,225 @@
+//! Keyless verification of cosign v3 bundles attached as OCI referrers, with a real production
+//! artefact (testdata/sigstore-real/oci/cosign-attest-empty-image: `cosign attest
+//! --new-bundle-format`, Rekor v1 dsse entry): the image and its bundle are pushed byte-exact to
+//! the loopback registry, and a keyless ClusterImagePolicy with the signer's identity and the
+//! attestation's predicate type must pass in verify-image, check and serve — and fail for another
+//! identity, issuer or predicate type.
+
+mod common;
+use common::oci::{Pusher, TestRegistry};
+use common::webhook::{review, Webhook};
+use common::{check_json, findings, policyctl};
+use serde_json::{json, Value};
+use std::path::Path;
+
+const ART: &str = "testdata/sigstore-real/oci/cosign-attest-empty-image";
+const DIGEST: &str = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+
+/// Pushes the real image (manifest and config byte-exact) and its bundle as a referrer.
+fn push(reg: &TestRegistry) -> String {
+    let p = Pusher::new(&reg.addr);
+    let read = |f: &str| std::fs::read(Path::new(ART).join(f)).unwrap();
+    p.blob("real/empty", &read("config.json"));
+    let digest = p.manifest_bytes(
+        "real/empty",
+        "1",
+        read("manifest.json"),
+        "application/vnd.docker.distribution.manifest.v2+json",
+    );
+    assert_eq!(digest, DIGEST, "the manifest is pushed byte-exact");
+    p.referrers(
+        "real/empty",
+        &digest,
+        read("manifest.json").len(),
+        &[(BUNDLE, BUNDLE, read("bundle.sigstore.json"))],
+    );
+    reg.image("real/empty", "1")
+}
+
+/// A policy-controller TrustRoot made from a Sigstore `trusted_root.json`.
+fn trust_root_yaml(name: &str, trusted_root: &Value) -> String {
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let pem = |label: &str, raw: &str| {
+        let body = raw
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+    };
+    let mut y = format!("apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: {name}}}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n");
+    for ca in trusted_root["certificateAuthorities"].as_array().unwrap() {
+        let chain: String = ca["certChain"]["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| pem("CERTIFICATE", c["rawBytes"].as_str().unwrap()))
+            .collect();
+        y.push_str(&format!("      - certChain: {}\n", b64(chain.as_bytes())));
+    }
+    for (field, key) in [("tLogs", "tlogs"), ("ctLogs", "ctlogs")] {
+        y.push_str(&format!("    {field}:\n"));
+        for log in trusted_root[key].as_array().unwrap() {
+            let key_pem = pem("PUBLIC KEY", log["publicKey"]["rawBytes"].as_str().unwrap());
+            y.push_str(&format!(
+                "      - baseURL: {}\n        hashAlgorithm: sha-256\n        publicKey: {}\n",
+                log["baseUrl"].as_str().unwrap(),
+                b64(key_pem.as_bytes())
+            ));
+        }
+    }
+    y
+}
+
+fn policy(identity: &str, issuer: &str, predicate: &str, trust_root: Option<&str>) -> String {
+    let root = trust_root
+        .map(|r| format!("        trustRootRef: {r}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: attested}}\nspec:\n  images: [{{glob: \"127.0.0.1:*/real/**\"}}]\n  authorities:\n    - name: cody\n      keyless:\n{root}        identities: [{{issuer: \"{issuer}\", subject: \"{identity}\"}}]\n      attestations:\n        - name: custom\n          predicateType: \"{predicate}\"\n"
+    )
+}
+
+fn verify(dir: &Path, registry: &str, image: &str) -> (i32, Value) {
+    let out = policyctl()
+        .args([
+            "verify-image",
+            "-o",
+            "json",
+            "--insecure-registry",
+            registry,
+            "-p",
+        ])
+        .arg(dir)
+        .arg(image)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("{}", String::from_utf8_lossy(&out.stderr));
+    });
+    (out.status.code().unwrap(), v["images"][0].clone())
+}
+
+#[test]
+fn a_production_cosign_v3_attestation_bundle_passes_and_only_for_its_signer() {
+    let reg = TestRegistry::start();
+    let image = push(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let trusted: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ART).join("trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("root.yaml"),
+        trust_root_yaml("pgi", &trusted),
+    )
+    .unwrap();
+    let write = |text: String| std::fs::write(dir.path().join("cip.yaml"), text).unwrap();
+
+    write(policy(
+        "cody@soyland.com",
+        "https://github.com/login/oauth",
+        CUSTOM,
+        Some("pgi"),
+    ));
+    let (code, v) = verify(dir.path(), &reg.addr, &image);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["digest"], DIGEST);
+
+    // The same in check and in the webhook.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                     "spec": {"containers": [{"name": "c", "image": image}]}});
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(
+        manifests.path().join("pod.yaml"),
+        serde_yaml::to_string(&pod).unwrap(),
+    )
+    .unwrap();
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+        manifests.path().to_str().unwrap(),
+    ]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report:#}");
+    let w = Webhook::start(&[
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+    ]);
+    let (_, body) = w.review(&review("CREATE", Some(&pod), None, false));
+    assert_eq!(body["response"]["allowed"], true, "{body:#}");
+    drop(w);
+
+    // Another identity, issuer or predicate type: denied, each with its reason.
+    for (text, needle) in [
+        (
+            policy(
+                "mallory@example.com",
+                "https://github.com/login/oauth",
+                CUSTOM,
+                Some("pgi"),
+            ),
+            "matches none of the policy's identities",
+        ),
+        (
+            policy(
+                "cody@soyland.com",
+                "https://accounts.google.com",
+                CUSTOM,
+                Some("pgi"),
+            ),
+            "matches none of the policy's identities",
+        ),
+        (
+            policy(
+                "cody@soyland.com",
+                "https://github.com/login/oauth",
+                "https://slsa.dev/provenance/v1",
+                Some("pgi"),
+            ),
+            "no Sigstore bundle with predicate type https://slsa.dev/provenance/v1",
+        ),
+    ] {
+        write(text);
+        let (code, v) = verify(dir.path(), &reg.addr, &image);
+        assert_eq!(code, 1, "{v:#}");
+        let reasons = v["policies"][0]["reasons"].to_string();
+        assert!(reasons.contains(needle), "{needle}: {reasons}");
+    }
+
+    // Without trustRootRef: the embedded public-good root, which holds the same Fulcio CA and
+    // Rekor key.
+    write(policy(
+        "cody@soyland.com",
+        "https://github.com/login/oauth",
+        CUSTOM,
+        None,
+    ));
+    let (code, v) = verify(dir.path(), &reg.addr, &image);
+    assert_eq!(code, 0, "{v:#}");
+
+    // A TrustRoot that does not hold the signer's CA: denied.
+    let mut other = trusted.clone();
+    other["certificateAuthorities"] = json!([trusted["certificateAuthorities"][0]]);
+    other["certificateAuthorities"][0]["certChain"]["certificates"] =
+        json!([trusted["certificateAuthorities"][0]["certChain"]["certificates"][0]]);
+    std::fs::write(dir.path().join("root.yaml"), trust_root_yaml("pgi", &other)).unwrap();
+    write(policy(
+        "cody@soyland.com",
+        "https://github.com/login/oauth",
+        CUSTOM,
+        Some("pgi"),
+    ));
+    let (code, v) = verify(dir.path(), &reg.addr, &image);
+    assert_eq!(code, 1, "{v:#}");
+}
