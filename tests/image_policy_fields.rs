@@ -785,3 +785,57 @@ fn a_cip_policy_can_require_several_authorities() {
     );
     assert!(reasons(&v).contains("spec.policy"), "{v:#}");
 }
+
+#[test]
+fn verify_image_takes_cosigns_flags_without_a_policy_file() {
+    let reg = TestRegistry::start();
+    let p = Pusher::new(&reg.addr);
+    let (key, other) = (Key::generate(), Key::generate());
+    let digest = p.image("adhoc/app", "1", "ad hoc");
+    p.sign("adhoc/app", &digest, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let write_key = |name: &str, k: &Key| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &k.public_pem).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let (good, bad) = (write_key("good.pub", &key), write_key("bad.pub", &other));
+    let run = |args: &[&str]| {
+        let out = policyctl()
+            .args([
+                "verify-image",
+                "-o",
+                "json",
+                "--insecure-registry",
+                &reg.addr,
+            ])
+            .args(args)
+            .arg(reg.image("adhoc/app", "1"))
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code().unwrap(), v["images"][0].clone())
+    };
+    let (code, v) = run(&["--key", &good]);
+    assert_eq!(code, 0, "{v:#}");
+    let (code, v) = run(&["--key", &bad]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        reasons(&v).contains("does not verify with the authority's key"),
+        "{v:#}"
+    );
+    // Keyless flags: the image has no keyless signature (legacy or bundle).
+    let (code, v) = run(&[
+        "--certificate-identity-regexp",
+        "@acme\\.example$",
+        "--certificate-oidc-issuer",
+        "https://accounts.example.com",
+    ]);
+    assert_eq!(code, 1, "{v:#}");
+    // Neither -p nor a signer: a usage error.
+    let out = policyctl()
+        .args(["verify-image", "127.0.0.1:1/x:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

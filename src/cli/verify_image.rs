@@ -2,15 +2,24 @@
 
 use super::registry_args::RegistryArgs;
 use crate::policy::{self, LoadOptions};
+use crate::supply::keyless::TrustRoot;
 use crate::supply::verify::Verdict;
+use anyhow::Context;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Policies are sigstore ClusterImagePolicy documents (policy.sigstore.dev/v1beta1 \
 or v1alpha1). Each image is resolved to a digest once and every signature and attestation is \
-verified against that digest.\n\nExamples:\n  policyctl verify-image -p policies/images ghcr.io/acme/app:1.2.0\n  \
-policyctl verify-image -p cip.yaml --insecure-registry 127.0.0.1:5000 127.0.0.1:5000/app:dev -o json\n\n\
+verified against that digest. Without a policy file, cosign's flags make one on the spot: \
+--key for a managed key, or --certificate-identity[-regexp] with \
+--certificate-oidc-issuer[-regexp] for keyless signatures (cosign v3 bundles or .sig tags), \
+verified against the embedded public-good Sigstore root or --trusted-root.\n\nExamples:\n  \
+policyctl verify-image -p policies/images ghcr.io/acme/app:1.2.0\n  \
+policyctl verify-image -p cip.yaml --insecure-registry 127.0.0.1:5000 127.0.0.1:5000/app:dev -o json\n  \
+policyctl verify-image --key cosign.pub ghcr.io/acme/app:1.2.0\n  \
+policyctl verify-image --certificate-identity-regexp '^https://github.com/acme/' \\\n      \
+--certificate-oidc-issuer https://token.actions.githubusercontent.com ghcr.io/acme/app:1.2.0\n\n\
 A policy with spec.match applies to every image unless --resource names the workload the \
 images run in; with --resource, spec.match selects policies by that object and spec.policy's \
 includeSpec/includeObjectMeta/includeTypeMeta read it, as policy-controller does at admission.\n\n\
@@ -22,9 +31,43 @@ pub struct Args {
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 
-    /// ClusterImagePolicy file or directory (repeatable).
-    #[arg(short = 'p', long = "policy", value_name = "PATH", required = true)]
+    /// ClusterImagePolicy file or directory (repeatable). Required unless --key or
+    /// --certificate-identity[-regexp] give the signer on the command line.
+    #[arg(short = 'p', long = "policy", value_name = "PATH", required_unless_present_any = ["key", "certificate_identity", "certificate_identity_regexp"])]
     pub policy: Vec<String>,
+
+    /// Require a signature by this public key (PEM), as `cosign verify --key`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
+    pub key: Option<String>,
+
+    /// Require a keyless signature with this certificate identity (SAN), exactly.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+
+    /// Require a keyless signature whose certificate identity matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// The keyless certificate's OIDC issuer, exactly.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// The keyless certificate's OIDC issuer, as a regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// A Sigstore `trusted_root.json` for the command-line keyless signer (default: the embedded
+    /// public-good root).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<String>,
 
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
@@ -45,14 +88,73 @@ pub enum Format {
     Json,
 }
 
+/// The ClusterImagePolicy cosign's flags describe (every image, one authority), and the
+/// TrustRoot `--trusted-root` names; `None` without such flags.
+fn command_line_policy(
+    args: &Args,
+) -> anyhow::Result<Option<(crate::supply::policy::ImagePolicy, Vec<TrustRoot>)>> {
+    use serde_json::json;
+    let mut roots = Vec::new();
+    let authority = if let Some(path) = &args.key {
+        let pem = std::fs::read_to_string(path).with_context(|| format!("--key {path}"))?;
+        json!({"name": "key", "key": {"data": pem}})
+    } else if args.certificate_identity.is_some() || args.certificate_identity_regexp.is_some() {
+        let mut identity = serde_json::Map::new();
+        match (
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+        ) {
+            (Some(s), _) => identity.insert("subject".into(), json!(s)),
+            (None, Some(r)) => identity.insert("subjectRegExp".into(), json!(r)),
+            _ => None,
+        };
+        match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
+            (Some(s), _) => identity.insert("issuer".into(), json!(s)),
+            (None, Some(r)) => identity.insert("issuerRegExp".into(), json!(r)),
+            (None, None) => anyhow::bail!(
+                "a keyless signer needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+            ),
+        };
+        let mut keyless = json!({"identities": [identity]});
+        if let Some(path) = &args.trusted_root {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("--trusted-root {path}"))?;
+            roots.push(
+                TrustRoot::from_trusted_root_json("command-line", &text)
+                    .map_err(|e| anyhow::anyhow!("--trusted-root {path}: {e}"))?,
+            );
+            keyless["trustRootRef"] = json!("command-line");
+        }
+        json!({"name": "keyless", "keyless": keyless})
+    } else {
+        return Ok(None);
+    };
+    let doc = json!({
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+        "metadata": {"name": "command-line"},
+        "spec": {"images": [{"glob": "**"}], "authorities": [authority]},
+    });
+    let policy = crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(Some((policy, roots)))
+}
+
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let opts = LoadOptions {
         policy_paths: args.policy.clone(),
         ..Default::default()
     };
-    let (sources, mut errors) = policy::discover(&opts);
-    let (set, load_errors) = policy::load(sources, &opts);
+    let (sources, mut errors) = if args.policy.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        policy::discover(&opts)
+    };
+    let (mut set, load_errors) = policy::load(sources, &opts);
     errors.extend(load_errors);
+    if let Some((policy, roots)) = command_line_policy(&args)? {
+        set.image_policies.push(policy);
+        set.trust_roots.extend(roots);
+    }
     if set.image_policies.is_empty() && errors.is_empty() {
         errors.push(crate::finding::ToolError::new(
             "",
