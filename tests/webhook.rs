@@ -489,3 +489,63 @@ fn a_runaway_policy_is_stopped_at_the_deadline_and_denies() {
         (200, Some(true))
     );
 }
+
+#[test]
+fn the_mutating_endpoint_pins_verified_images_to_their_digest() {
+    use base64::Engine as _;
+    let reg = TestRegistry::start();
+    let p = Pusher::new(&reg.addr);
+    let key = Key::generate();
+    let signed = p.image("pin/app", "1", "pinned");
+    p.sign("pin/app", &signed, &key);
+    p.image("pin/app", "unsigned", "not signed");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        oci::key_policy_yaml("signed", "127.0.0.1:*/pin/**", "enforce", &key.public_pem),
+    )
+    .unwrap();
+    let w = Webhook::start(&[
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+    ]);
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+        "spec": {"template": {"spec": {
+            "initContainers": [{"name": "init", "image": reg.image("pin/app", "unsigned")}],
+            "containers": [{"name": "app", "image": reg.image("pin/app", "1")},
+                           {"name": "pinned", "image": format!("{}/pin/app@{signed}", reg.addr)}]}}}});
+    let (status, body) = w.post(
+        "/mutate?timeout=10s",
+        &review("CREATE", Some(&deployment), None, false),
+    );
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(
+        response(&body)["allowed"],
+        true,
+        "the mutating endpoint never denies"
+    );
+    assert_eq!(response(&body)["patchType"], "JSONPatch", "{body:#}");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(response(&body)["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        patch,
+        json!([{"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                "value": format!("{}/pin/app@{signed}", reg.addr)}]),
+        "only the verified tag is pinned: the unsigned one is left for /validate to deny, the digest one needs nothing"
+    );
+    // Nothing to pin: no patch.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                     "spec": {"containers": [{"name": "c", "image": reg.image("pin/app", "unsigned")}]}});
+    let (_, body) = w.post("/mutate", &review("CREATE", Some(&pod), None, false));
+    assert_eq!(response(&body)["allowed"], true);
+    assert!(response(&body).get("patch").is_none(), "{body:#}");
+    // A bad request is a 400 here too.
+    let (status, _) = w.post("/mutate", &json!({"kind": "Pod"}));
+    assert_eq!(status, 400);
+}

@@ -73,34 +73,36 @@ fn envelope(raw: &Json) -> Json {
     Json::Object(out)
 }
 
-pub async fn validate(
-    State(state): State<Arc<AppState>>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let started = Instant::now();
-    // Parse and validate the envelope: anything that is not a v1 AdmissionReview is a 400.
-    let raw: Json = match serde_json::from_slice(&body) {
+/// Parses and checks an AdmissionReview body: anything that is not a v1 AdmissionReview with a
+/// request and an object to review is a 400 with the reason.
+#[allow(clippy::result_large_err)]
+fn parse_review(body: &Bytes) -> Result<(Json, AdmissionRequest<DynamicObject>), Response> {
+    let raw: Json = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => return bad_request(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+        Err(e) => {
+            return Err(bad_request(
+                StatusCode::BAD_REQUEST,
+                format!("malformed JSON: {e}"),
+            ))
+        }
     };
     if raw.get("kind").and_then(Json::as_str) != Some("AdmissionReview") {
-        return bad_request(
+        return Err(bad_request(
             StatusCode::BAD_REQUEST,
             "not an AdmissionReview: the body's kind must be AdmissionReview",
-        );
+        ));
     }
     match raw.get("apiVersion").and_then(Json::as_str) {
         Some("admission.k8s.io/v1") => {}
         other => {
-            return bad_request(
+            return Err(bad_request(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "unsupported AdmissionReview apiVersion {:?}: policyctl serves admission.k8s.io/v1 \
                      (set admissionReviewVersions: [v1] in the webhook configuration)",
                     other.unwrap_or("")
                 ),
-            )
+            ))
         }
     }
     // The envelope (uid, kind, user, operation…) through kube-core's types; the objects are
@@ -108,34 +110,42 @@ pub async fn validate(
     for key in ["object", "oldObject"] {
         if let Some(v) = raw.pointer(&format!("/request/{key}")) {
             if !v.is_null() && !v.is_object() {
-                return bad_request(
+                return Err(bad_request(
                     StatusCode::BAD_REQUEST,
                     format!("invalid AdmissionReview: request.{key} must be an object"),
-                );
+                ));
             }
         }
     }
     let review: AdmissionReview<DynamicObject> = match serde_json::from_value(envelope(&raw)) {
         Ok(r) => r,
         Err(e) => {
-            return bad_request(
+            return Err(bad_request(
                 StatusCode::BAD_REQUEST,
                 format!("invalid AdmissionReview: {e}"),
-            )
+            ))
         }
     };
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(r) => r,
-        Err(_) => return bad_request(StatusCode::BAD_REQUEST, "AdmissionReview has no request"),
+        Err(_) => {
+            return Err(bad_request(
+                StatusCode::BAD_REQUEST,
+                "AdmissionReview has no request",
+            ))
+        }
     };
     if crate::eval::gatekeeper::reviewed_object(&raw).is_none() {
-        return bad_request(
+        return Err(bad_request(
             StatusCode::BAD_REQUEST,
             "AdmissionRequest has neither object nor oldObject to review",
-        );
+        ));
     }
+    Ok((raw, request))
+}
 
-    // The API server waits `timeout`; answer `margin` before it.
+/// The admission budget: the API server's `?timeout=` (default 10 s) less the margin.
+fn budget(state: &AppState, query: &HashMap<String, String>) -> (Duration, Duration) {
     let api_timeout = query
         .get("timeout")
         .and_then(|t| parse_timeout(t))
@@ -143,6 +153,96 @@ pub async fn validate(
     let budget = api_timeout
         .saturating_sub(state.opts.deadline_margin)
         .max(Duration::from_millis(100));
+    (api_timeout, budget)
+}
+
+/// The mutating endpoint: each image the image policies verified (allowed or warned, with a
+/// digest) is pinned to that digest by a JSONPatch (`name@sha256:…`), as policy-controller's
+/// mutating webhook does, so the kubelet cannot pull something else under the same tag later.
+/// It never denies: the validating endpoint decides.
+pub async fn mutate(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (raw, request) = match parse_review(&body) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let (_, budget) = budget(&state, &query);
+    let policies = state.current();
+    let mut ops = Vec::new();
+    let object = raw.pointer("/request/object").filter(|o| o.is_object());
+    if let (Some(supply), Some(object)) = (policies.evaluator.supply_chain(), object) {
+        let images = crate::supply::container_images(object);
+        let refs: Vec<String> = images.iter().map(|c| c.image.clone()).collect();
+        let resource = crate::supply::policy::ResourceContext::of(object);
+        let verify = supply.verifier.verify_all_for(&refs, Some(&resource));
+        if let Ok(verdicts) = tokio::time::timeout(budget, verify).await {
+            for (c, v) in images.iter().zip(verdicts) {
+                let pinned = pin(&c.image, &v);
+                if let Some(value) = pinned {
+                    ops.push(
+                        serde_json::json!({"op": "replace", "path": c.pointer, "value": value}),
+                    );
+                }
+            }
+        }
+    }
+    let mut review =
+        serde_json::to_value(AdmissionResponse::from(&request).into_review()).unwrap_or(Json::Null);
+    if !ops.is_empty() {
+        use base64::Engine as _;
+        let patch = serde_json::to_vec(&ops).unwrap_or_default();
+        review["response"]["patchType"] = Json::String("JSONPatch".into());
+        review["response"]["patch"] =
+            Json::String(base64::engine::general_purpose::STANDARD.encode(patch));
+    }
+    tracing::info!(
+        target: "policyctl::decision",
+        uid = %request.uid,
+        kind = %request.kind.kind,
+        name = %request.name,
+        pinned = ops.len(),
+        "mutate"
+    );
+    (StatusCode::OK, axum::Json(review)).into_response()
+}
+
+/// `image` pinned to the digest it was verified at: `name@sha256:…`, or `None` when it was
+/// denied, matched no policy, or is already a digest reference.
+fn pin(image: &str, verdict: &crate::supply::verify::ImageVerdict) -> Option<String> {
+    if verdict.verdict == crate::supply::verify::Verdict::Deny
+        || verdict
+            .policies
+            .iter()
+            .all(|p| p.name == "<no-match-policy>")
+        || image.contains('@')
+    {
+        return None;
+    }
+    let digest = verdict.digest.as_deref()?;
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    let name = match image[slash..].rfind(':') {
+        Some(colon) => &image[..slash + colon],
+        None => image,
+    };
+    Some(format!("{name}@{digest}"))
+}
+
+pub async fn validate(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let (raw, request) = match parse_review(&body) {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+
+    // The API server waits `timeout`; answer `margin` before it.
+    let (api_timeout, budget) = budget(&state, &query);
 
     let policies = state.current();
     let doc = Document {

@@ -120,6 +120,7 @@ pub fn load_policies(
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(handler::validate))
+        .route("/mutate", post(handler::mutate))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(handler::readyz))
         .route("/metrics", get(handler::metrics))

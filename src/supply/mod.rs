@@ -17,24 +17,36 @@ pub fn digest_of(bytes: &[u8]) -> String {
     registry::sha256(bytes)
 }
 
-/// Where pod specs live in each workload kind.
-fn pod_spec(object: &Json) -> Option<&Json> {
+/// Where the pod spec lives in each workload kind, as a JSON pointer.
+fn pod_spec_pointer(object: &Json) -> Option<&'static str> {
     match object.get("kind")?.as_str()? {
-        "Pod" => object.get("spec"),
+        "Pod" => Some("/spec"),
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "Job"
-        | "ReplicationController" => object.pointer("/spec/template/spec"),
-        "CronJob" => object.pointer("/spec/jobTemplate/spec/template/spec"),
+        | "ReplicationController" => Some("/spec/template/spec"),
+        "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
 }
 
-/// Every image a workload runs, with where it is (`containers[0]`, `initContainers[1]`, …).
-pub fn images_of(object: &Json) -> Vec<(String, String)> {
-    let Some(spec) = pod_spec(object) else {
+/// One container image of a workload: where it is, for people (`containers[0] (app)`) and for
+/// JSON patches (`/spec/containers/0/image`), and the reference as written.
+#[derive(Debug, Clone)]
+pub struct ContainerImage {
+    pub label: String,
+    pub pointer: String,
+    pub image: String,
+}
+
+/// Every container image a workload runs.
+pub fn container_images(object: &Json) -> Vec<ContainerImage> {
+    let Some(base) = pod_spec_pointer(object) else {
+        return Vec::new();
+    };
+    let Some(spec) = object.pointer(base) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -48,11 +60,23 @@ pub fn images_of(object: &Json) -> Vec<(String, String)> {
         {
             if let Some(image) = c.get("image").and_then(Json::as_str) {
                 let name = c.get("name").and_then(Json::as_str).unwrap_or("?");
-                out.push((format!("{field}[{i}] ({name})"), image.to_string()));
+                out.push(ContainerImage {
+                    label: format!("{field}[{i}] ({name})"),
+                    pointer: format!("{base}/{field}/{i}/image"),
+                    image: image.to_string(),
+                });
             }
         }
     }
     out
+}
+
+/// Every image a workload runs, with where it is (`containers[0]`, `initContainers[1]`, …).
+pub fn images_of(object: &Json) -> Vec<(String, String)> {
+    container_images(object)
+        .into_iter()
+        .map(|c| (c.label, c.image))
+        .collect()
 }
 
 #[cfg(test)]

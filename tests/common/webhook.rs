@@ -113,9 +113,14 @@ impl Webhook {
 
     /// POSTs an AdmissionReview; returns (HTTP status, body).
     pub fn review(&self, body: &Value) -> (u16, Value) {
+        self.post("/validate?timeout=10s", body)
+    }
+
+    /// POSTs an AdmissionReview to `path`: (status, response body).
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
             .client()
-            .post(self.url("/validate?timeout=10s"))
+            .post(self.url(path))
             .json(body)
             .send()
             .unwrap();
