@@ -5,6 +5,7 @@
 use crate::finding::{Finding, Severity, ToolError};
 use crate::input::{resource_of, Document};
 use crate::policy::gatekeeper::{Action, Constraint, Gatekeeper};
+use crate::strict::selector_matches;
 use regorus::Value;
 use serde_json::{json, Value as Json};
 
@@ -154,48 +155,6 @@ fn labels(obj: &Json) -> serde_json::Map<String, Json> {
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default()
-}
-
-/// Kubernetes label selector semantics (matchLabels AND matchExpressions).
-pub(crate) fn selector_matches(
-    selector: &Json,
-    labels: &serde_json::Map<String, Json>,
-) -> Result<bool, String> {
-    if let Some(ml) = selector.get("matchLabels").and_then(Json::as_object) {
-        for (k, v) in ml {
-            if labels.get(k) != Some(v) {
-                return Ok(false);
-            }
-        }
-    }
-    for expr in selector
-        .get("matchExpressions")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = expr
-            .get("key")
-            .and_then(Json::as_str)
-            .ok_or("matchExpressions entry without key")?;
-        let values = strings(expr.get("values"));
-        let actual = labels.get(key).and_then(Json::as_str);
-        let ok = match expr.get("operator").and_then(Json::as_str).unwrap_or("") {
-            "In" => actual.is_some_and(|a| values.contains(&a)),
-            "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
-            "Exists" => actual.is_some(),
-            "DoesNotExist" => actual.is_none(),
-            other => {
-                return Err(format!(
-                    "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
-                ))
-            }
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Whether `constraint` applies to `object`; `ns` is the object's Namespace (from inventory).

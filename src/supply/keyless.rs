@@ -151,7 +151,7 @@ fn key_and_id(pem: &str) -> Result<(CosignVerificationKey, [u8; 32]), String> {
 
 // The document as policy-controller's v1alpha1 types define it; unknown fields are refused.
 
-type TrustRootDoc = crate::policy::strict::Manifest<TrustRootSpec>;
+type TrustRootDoc = crate::strict::Manifest<TrustRootSpec>;
 
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -209,7 +209,7 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
         .unwrap_or("<unnamed>")
         .to_string();
     let what = format!("TrustRoot {name}");
-    let origin = crate::policy::strict::Origin { file, text, line };
+    let origin = crate::strict::Origin { file, text, line };
     let parsed: TrustRootDoc = origin.read(doc, &what)?;
     let err = |field: &str, m: String| origin.error(field, format!("{m} ({what})"));
     for (field, set) in [

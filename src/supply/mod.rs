@@ -2,12 +2,15 @@
 //! access, and verification of cosign signatures, attestations and SBOMs against the digest a
 //! tag resolves to. Owns every supply-chain verdict; it must not know about flags or output.
 
+mod attestation;
 pub mod bundle;
+mod failure;
 pub mod glob;
 pub mod keyless;
 pub mod policy;
 pub mod reference;
 pub mod registry;
+mod signature;
 pub mod verify;
 
 use serde_json::Value as Json;

@@ -8,7 +8,7 @@
 
 use super::glob;
 use crate::finding::ToolError;
-use crate::policy::strict::{Manifest, Origin};
+use crate::strict::{Manifest, Origin};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -178,7 +178,7 @@ impl ResourceMatch {
                     .cloned()
                     .unwrap_or_default();
                 // Operators were checked at load; an error cannot happen here, and would not match.
-                crate::eval::gatekeeper::selector_matches(sel, &labels).unwrap_or(false)
+                crate::strict::selector_matches(sel, &labels).unwrap_or(false)
             }
         }
     }
@@ -476,10 +476,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// An error on the line of `field`: `ClusterImagePolicy x: spec.…: message`.
     fn err(&self, field: &str, message: impl std::fmt::Display) -> ToolError {
-        let line = crate::policy::strict::locate(
+        let line = crate::strict::locate(
             self.origin.text,
             self.origin.line,
-            &crate::policy::strict::path(field),
+            &crate::strict::path(field),
         );
         ToolError::new(
             self.origin.file,

@@ -280,6 +280,52 @@ pub struct ObjectMeta {
     pub self_link: Option<Json>,
 }
 
+/// Kubernetes label selector semantics (matchLabels AND matchExpressions).
+pub fn selector_matches(
+    selector: &Json,
+    labels: &serde_json::Map<String, Json>,
+) -> Result<bool, String> {
+    if let Some(ml) = selector.get("matchLabels").and_then(Json::as_object) {
+        for (k, v) in ml {
+            if labels.get(k) != Some(v) {
+                return Ok(false);
+            }
+        }
+    }
+    for expr in selector
+        .get("matchExpressions")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expr
+            .get("key")
+            .and_then(Json::as_str)
+            .ok_or("matchExpressions entry without key")?;
+        let values = expr
+            .get("values")
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let actual = labels.get(key).and_then(Json::as_str);
+        let ok = match expr.get("operator").and_then(Json::as_str).unwrap_or("") {
+            "In" => actual.is_some_and(|a| values.contains(&a)),
+            "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+            "Exists" => actual.is_some(),
+            "DoesNotExist" => actual.is_none(),
+            other => {
+                return Err(format!(
+                    "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
+                ))
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
