@@ -223,3 +223,93 @@ fn a_production_cosign_v3_attestation_bundle_passes_and_only_for_its_signer() {
     let (code, v) = verify(dir.path(), &reg.addr, &image);
     assert_eq!(code, 1, "{v:#}");
 }
+
+#[test]
+fn the_public_good_root_is_refreshed_through_tuf_and_falls_back_to_the_embedded_one() {
+    let reg = TestRegistry::start();
+    let image = push(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        policy(
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            CUSTOM,
+            None,
+        ),
+    )
+    .unwrap();
+    // The mirror publishes a trusted root without the CA that issued the signer's certificate:
+    // once refreshed through TUF, that root decides, and the image is denied.
+    let trusted: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ART).join("trusted_root.json")).unwrap(),
+    )
+    .unwrap();
+    let mut narrowed = trusted.clone();
+    narrowed["certificateAuthorities"] = json!([]);
+    let repo = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let mirror = repo.serve(std::time::Duration::from_secs(60));
+    let cache = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = policyctl()
+            .args([
+                "verify-image",
+                "-o",
+                "json",
+                "--insecure-registry",
+                &reg.addr,
+                "-p",
+            ])
+            .arg(dir.path())
+            .args(extra)
+            .arg(&image)
+            .env("POLICYCTL_LOG", "info")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap(),
+            v["images"][0].clone(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let tuf_root = repo.root_json.to_str().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    let (code, v, log) = run(&[
+        "--tuf-mirror",
+        &mirror,
+        "--tuf-root",
+        tuf_root,
+        "--tuf-cache",
+        cache_dir,
+    ]);
+    assert_eq!(
+        code, 1,
+        "the refreshed root has no CA for the signer: {v:#}\n{log}"
+    );
+    assert!(
+        cache.path().read_dir().unwrap().next().is_some(),
+        "metadata cached"
+    );
+    // Without --tuf-mirror: the embedded root, which has the CA.
+    let (code, v, _) = run(&[]);
+    assert_eq!(code, 0, "{v:#}");
+    // A mirror that does not answer: the embedded root, and a log line saying so.
+    let down = format!("http://127.0.0.1:{}", common::oci::free_port());
+    let (code, v, log) = run(&["--tuf-mirror", &down, "--tuf-root", tuf_root]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(
+        log.contains("using the public-good Sigstore root embedded"),
+        "{log}"
+    );
+    // A mirror whose metadata is not signed by the trusted TUF root: refused, embedded root.
+    let other = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let (code, _, log) = run(&[
+        "--tuf-mirror",
+        &mirror,
+        "--tuf-root",
+        other.root_json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("TUF refresh from"), "{log}");
+}

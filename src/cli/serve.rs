@@ -78,6 +78,8 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let mut opts = opts;
+    opts.verifier.public_root = args.registry.public_root(&runtime)?;
     runtime.block_on(server::run(opts, args.addr))?;
     Ok(0)
 }

@@ -11,6 +11,7 @@ pub mod policy;
 pub mod reference;
 pub mod registry;
 mod signature;
+pub mod tuf;
 pub mod verify;
 
 use serde_json::Value as Json;

@@ -4,6 +4,7 @@
 
 pub mod fulcio;
 pub mod oci;
+pub mod tuf;
 pub mod webhook;
 
 use assert_cmd::Command;

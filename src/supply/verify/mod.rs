@@ -117,6 +117,8 @@ pub struct VerifierOptions {
     pub verdict_ttl: Duration,
     pub tag_ttl: Duration,
     pub no_match: NoMatch,
+    /// The public-good root refreshed through TUF; `None` is the embedded snapshot.
+    pub public_root: Option<Arc<TrustRoot>>,
 }
 
 impl Default for VerifierOptions {
@@ -126,6 +128,7 @@ impl Default for VerifierOptions {
             verdict_ttl: Duration::from_secs(300),
             tag_ttl: Duration::from_secs(30),
             no_match: NoMatch::Deny,
+            public_root: None,
         }
     }
 }
@@ -161,7 +164,10 @@ impl Verifier {
             verifications: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
             no_match: opts.no_match,
-            production: std::sync::OnceLock::new(),
+            production: match &opts.public_root {
+                Some(root) => std::sync::OnceLock::from(Ok(root.clone())),
+                None => std::sync::OnceLock::new(),
+            },
         }
     }
 
