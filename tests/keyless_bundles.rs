@@ -313,3 +313,72 @@ fn the_public_good_root_is_refreshed_through_tuf_and_falls_back_to_the_embedded_
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("TUF refresh from"), "{log}");
 }
+
+#[test]
+fn a_trust_root_with_spec_remote_is_fetched_through_tuf() {
+    use base64::Engine as _;
+    let reg = TestRegistry::start();
+    let image = push(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        policy(
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            CUSTOM,
+            Some("remote"),
+        ),
+    )
+    .unwrap();
+    let remote = |mirror: &str, root_json: &Path| {
+        let root =
+            base64::engine::general_purpose::STANDARD.encode(std::fs::read(root_json).unwrap());
+        std::fs::write(
+            dir.path().join("root.yaml"),
+            format!("apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: remote}}\nspec:\n  remote:\n    mirror: {mirror}\n    root: {root}\n"),
+        )
+        .unwrap();
+    };
+    let verify_here = || {
+        let out = policyctl()
+            .args([
+                "verify-image",
+                "-o",
+                "json",
+                "--insecure-registry",
+                &reg.addr,
+                "-p",
+            ])
+            .arg(dir.path())
+            .arg(&image)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let full = std::fs::read(Path::new(ART).join("trusted_root.json")).unwrap();
+    let repo = common::tuf::TufRepo::new(&full);
+    let mirror = repo.serve(std::time::Duration::from_secs(60));
+    remote(&mirror, &repo.root_json);
+    let (code, err) = verify_here();
+    assert_eq!(code, 0, "{err}");
+    // The mirror's trusted root lacks the signer's CA: denied.
+    let mut narrowed: Value = serde_json::from_slice(&full).unwrap();
+    narrowed["certificateAuthorities"] = json!([]);
+    let repo2 = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let mirror2 = repo2.serve(std::time::Duration::from_secs(60));
+    remote(&mirror2, &repo2.root_json);
+    let (code, err) = verify_here();
+    assert_eq!(code, 1, "{err}");
+    // A mirror that cannot be reached: the TrustRoot does not load, and says why.
+    let down = format!("http://127.0.0.1:{}", common::oci::free_port());
+    remote(&down, &repo.root_json);
+    let (code, err) = verify_here();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("spec.remote.mirror: TUF refresh from"),
+        "{err}"
+    );
+}

@@ -157,11 +157,19 @@ type TrustRootDoc = crate::strict::Manifest<TrustRootSpec>;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct TrustRootSpec {
     #[serde(default)]
-    remote: Option<Json>,
+    remote: Option<RemoteDoc>,
     #[serde(default)]
     repository: Option<Json>,
     #[serde(default)]
     sigstore_keys: Option<SigstoreKeys>,
+}
+
+/// `spec.remote`: a TUF mirror and its trusted initial root (base64 of `root.json`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteDoc {
+    mirror: String,
+    root: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -212,16 +220,47 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
     let origin = crate::strict::Origin { file, text, line };
     let parsed: TrustRootDoc = origin.read(doc, &what)?;
     let err = |field: &str, m: String| origin.error(field, format!("{m} ({what})"));
-    for (field, set) in [
-        ("spec.remote", parsed.spec.remote.is_some()),
-        ("spec.repository", parsed.spec.repository.is_some()),
-    ] {
-        if set {
+    if parsed.spec.repository.is_some() {
+        return Err(err(
+            "spec.repository",
+            "offline TUF repositories (mirrorFS tarballs) are not unpacked yet; give the keys in \
+             spec.sigstoreKeys, or a mirror in spec.remote"
+                .into(),
+        ));
+    }
+    if let Some(remote) = &parsed.spec.remote {
+        if parsed.spec.sigstore_keys.is_some() {
             return Err(err(
-                field,
-                "TUF roots are not fetched or unpacked; give the keys in spec.sigstoreKeys".into(),
+                "spec.remote",
+                "give either spec.remote or spec.sigstoreKeys, not both".into(),
             ));
         }
+        let root = base64::engine::general_purpose::STANDARD
+            .decode(remote.root.split_whitespace().collect::<String>())
+            .map_err(|e| {
+                err(
+                    "spec.remote.root",
+                    format!("is not base64 (of root.json): {e}"),
+                )
+            })?;
+        let source = super::tuf::TufSource {
+            mirror: remote.mirror.clone(),
+            root: Some(root),
+            cache: None,
+        };
+        // Loading is synchronous and may run inside the server's runtime: fetch on a thread of
+        // its own, bounded by the fetch's own timeout.
+        let fetched = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(super::tuf::fetch(&source))
+        })
+        .join()
+        .map_err(|_| err("spec.remote", "the TUF fetch failed unexpectedly".into()))?
+        .map_err(|e| err("spec.remote.mirror", e))?;
+        return Ok(TrustRoot { name, ..fetched });
     }
     let keys = parsed
         .spec
