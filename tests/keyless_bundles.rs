@@ -382,3 +382,82 @@ fn a_trust_root_with_spec_remote_is_fetched_through_tuf() {
         "{err}"
     );
 }
+
+#[test]
+fn a_trust_root_with_spec_repository_is_unpacked_and_verified_offline() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let reg = TestRegistry::start();
+    let image = push(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        policy(
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            CUSTOM,
+            Some("airgapped"),
+        ),
+    )
+    .unwrap();
+    // policy-controller's mirrorFS: the repository directory, tarred and gzipped.
+    let tarball = |repo: &common::tuf::TufRepo| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        {
+            let mut tar = tar::Builder::new(&mut gz);
+            tar.append_dir_all("repository", repo.dir.path().join("repo"))
+                .unwrap();
+            tar.finish().unwrap();
+        }
+        gz.finish().unwrap()
+    };
+    let write_root = |root_json: &Path, mirror_fs: &[u8]| {
+        std::fs::write(
+            dir.path().join("root.yaml"),
+            format!(
+                "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {{name: airgapped}}\nspec:\n  repository:\n    root: {}\n    mirrorFS: {}\n",
+                b64(&std::fs::read(root_json).unwrap()),
+                b64(mirror_fs)
+            ),
+        )
+        .unwrap();
+    };
+    let verify_here = || {
+        let out = policyctl()
+            .args([
+                "verify-image",
+                "-o",
+                "json",
+                "--insecure-registry",
+                &reg.addr,
+                "-p",
+            ])
+            .arg(dir.path())
+            .arg(&image)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let full = std::fs::read(Path::new(ART).join("trusted_root.json")).unwrap();
+    let repo = common::tuf::TufRepo::new(&full);
+    write_root(&repo.root_json, &tarball(&repo));
+    let (code, err) = verify_here();
+    assert_eq!(code, 0, "{err}");
+    let mut narrowed: Value = serde_json::from_slice(&full).unwrap();
+    narrowed["certificateAuthorities"] = json!([]);
+    let repo2 = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    write_root(&repo2.root_json, &tarball(&repo2));
+    let (code, err) = verify_here();
+    assert_eq!(code, 1, "{err}");
+    // Metadata not signed by the given initial root: the TrustRoot does not load.
+    write_root(&repo.root_json, &tarball(&repo2));
+    let (code, err) = verify_here();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("spec.repository.mirrorFS: TUF verification of mirrorFS failed"),
+        "{err}"
+    );
+}

@@ -159,9 +159,21 @@ struct TrustRootSpec {
     #[serde(default)]
     remote: Option<RemoteDoc>,
     #[serde(default)]
-    repository: Option<Json>,
+    repository: Option<RepositoryDoc>,
     #[serde(default)]
     sigstore_keys: Option<SigstoreKeys>,
+}
+
+/// `spec.repository`: an offline TUF repository (base64 of a gzipped tar) and its trusted
+/// initial root (base64 of `root.json`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RepositoryDoc {
+    root: String,
+    #[serde(rename = "mirrorFS")]
+    mirror_fs: String,
+    #[serde(default)]
+    targets: Option<String>,
 }
 
 /// `spec.remote`: a TUF mirror and its trusted initial root (base64 of `root.json`).
@@ -220,13 +232,29 @@ pub fn trust_root(doc: &Json, file: &str, text: &str, line: usize) -> Result<Tru
     let origin = crate::strict::Origin { file, text, line };
     let parsed: TrustRootDoc = origin.read(doc, &what)?;
     let err = |field: &str, m: String| origin.error(field, format!("{m} ({what})"));
-    if parsed.spec.repository.is_some() {
-        return Err(err(
-            "spec.repository",
-            "offline TUF repositories (mirrorFS tarballs) are not unpacked yet; give the keys in \
-             spec.sigstoreKeys, or a mirror in spec.remote"
-                .into(),
-        ));
+    let base64_field = |field: &str, v: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.split_whitespace().collect::<String>())
+            .map_err(|e| err(field, format!("is not base64: {e}")))
+    };
+    if let Some(repo) = &parsed.spec.repository {
+        if parsed.spec.sigstore_keys.is_some() || parsed.spec.remote.is_some() {
+            return Err(err(
+                "spec.repository",
+                "give one of spec.repository, spec.remote or spec.sigstoreKeys".into(),
+            ));
+        }
+        if repo.targets.as_deref().is_some_and(|t| t != "targets") {
+            return Err(err(
+                "spec.repository.targets",
+                "only the default targets directory (targets) is supported".into(),
+            ));
+        }
+        let root = base64_field("spec.repository.root", &repo.root)?;
+        let tarball = base64_field("spec.repository.mirrorFS", &repo.mirror_fs)?;
+        let fetched = super::tuf::from_repository(&name, &root, &tarball)
+            .map_err(|e| err("spec.repository.mirrorFS", e))?;
+        return Ok(fetched);
     }
     if let Some(remote) = &parsed.spec.remote {
         if parsed.spec.sigstore_keys.is_some() {

@@ -55,3 +55,54 @@ pub async fn public_root(source: Option<&TufSource>) -> Result<TrustRoot, String
     }
     TrustRoot::production()
 }
+
+/// TrustRoot `spec.repository`: an offline TUF repository (policy-controller's `mirrorFS`, a
+/// gzipped tar of the repository: metadata files and a `targets/` directory, at its top or
+/// under one directory), verified from the trusted initial `root.json` like a mirror; its
+/// `trusted_root.json` target becomes the root.
+pub fn from_repository(
+    name: &str,
+    root_json: &[u8],
+    mirror_fs: &[u8],
+) -> Result<TrustRoot, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot unpack: {e}"))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(mirror_fs));
+    for entry in archive
+        .entries()
+        .map_err(|e| format!("mirrorFS is not a gzipped tar: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| format!("mirrorFS is not a gzipped tar: {e}"))?;
+        // unpack_in refuses paths that leave the directory.
+        entry
+            .unpack_in(dir.path())
+            .map_err(|e| format!("cannot unpack mirrorFS: {e}"))?;
+    }
+    let base = locate_repository(dir.path()).ok_or(
+        "mirrorFS holds no TUF repository (no timestamp.json at its top or one level down)",
+    )?;
+    let repo = sigstore_tuf::StoreRepository::new(sigstore_tuf::FileStore::new(base));
+    let mut updater = sigstore_tuf::Updater::new(repo, root_json)
+        .map_err(|e| format!("the initial root.json is not usable: {e}"))?;
+    let now = jiff::Timestamp::now();
+    let target = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(async {
+            updater.refresh(now).await?;
+            updater.get_target("trusted_root.json", now).await
+        })
+        .map_err(|e| format!("TUF verification of mirrorFS failed: {e}"))?;
+    let text = String::from_utf8(target).map_err(|_| "trusted_root.json is not UTF-8")?;
+    TrustRoot::from_trusted_root_json(name, &text)
+}
+
+fn locate_repository(dir: &std::path::Path) -> Option<PathBuf> {
+    if dir.join("timestamp.json").exists() {
+        return Some(dir.to_path_buf());
+    }
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.join("timestamp.json").exists())
+}
