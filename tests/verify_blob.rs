@@ -239,6 +239,19 @@ fn broken_variants_of_real_bundles_are_each_refused_with_a_reason() {
         d.path(),
         "[bundle-invalid]: not a Sigstore bundle: JSON error: Invalid media type",
     );
+    // A certificate long expired, with no signed time to judge it at (a Rekor v2 entry has no
+    // integrated time; its RFC 3161 timestamp removed).
+    let d = mutated("rekor2-happy-path", "/mediaType", &|s: &str| s.to_string());
+    let mut b: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("bundle.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    b["verificationMaterial"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestampVerificationData");
+    std::fs::write(d.path().join("bundle.sigstore.json"), b.to_string()).unwrap();
+    check(d.path(), "[timestamp-invalid]: no verified timestamp");
     // A timestamp outside the TSA's validity: the trusted root's TSA ends before it.
     let d = mutated("rekor2-happy-path", "/mediaType", &|s: &str| s.to_string());
     let root_path = if d.path().join("trusted_root.json").exists() {
