@@ -203,14 +203,14 @@ fn each_refused_or_misspelt_field_is_a_load_error_with_its_line() {
     );
     std::fs::write(
         &file,
-        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {name: r}\nspec:\n  repository: {root: e30=, mirrorFS: e30=}\n",
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata: {name: r}\nspec:\n  repository: {root: e30=, mirrorFS: e30=, targets: elsewhere}\n",
     )
     .unwrap();
     let (code, _, stderr) = verify(&file, "127.0.0.1:1", "127.0.0.1:1/app:1", &[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "{}:5: spec.repository: offline TUF repositories (mirrorFS tarballs) are not unpacked yet",
+            "{}:5: spec.repository.targets: only the default targets directory (targets) is supported",
             file.display()
         )),
         "{stderr}"
