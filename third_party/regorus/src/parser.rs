@@ -1006,6 +1006,11 @@ impl<'source> Parser<'source> {
                         eidx: self.next_eidx(),
                     };
                 }
+                "(" if possible_fcn && self.line != self.tok.1.line => {
+                    // Newline encountered: as for `.` and `[`, the parenthesised expression on
+                    // the next line is a separate literal, not the argument list of a call.
+                    break;
+                }
                 "(" if possible_fcn => {
                     self.next_token()?;
                     let mut args = vec![];
