@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing test tools, then unit + integration tests
-# (including the built-in library's Rego tests through `policyctl test`).
+# (including the built-in library's Rego tests through `policyctl test`), then the test suite
+# of the patched regorus in third_party/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo test --locked "$@"
+# The patched regorus's own suite (its YAML cases and integration tests), so a patch that
+# breaks regorus is caught (third_party/regorus/PATCHES.md).
+cargo test --locked --manifest-path third_party/regorus/Cargo.toml --lib --test mod
