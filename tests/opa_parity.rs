@@ -46,3 +46,18 @@ fn a_newline_before_a_parenthesis_ends_the_expression() {
         assert!(engine.is_empty(), "{engine:?}");
     }
 }
+
+#[test]
+fn a_v0_set_rule_may_have_several_query_blocks() {
+    // Each block is its own definition and contributes its messages (OPA's v0 semantics).
+    let policy = "package main\n\ndeny[msg] {\n  input.kind == \"Pod\"\n  msg := \"pods are not allowed\"\n} {\n  input.metadata.name == \"bad\"\n  msg := \"bad name\"\n}\n";
+    for engine in run(policy, "kind: Pod\nmetadata: {name: bad}\n") {
+        assert_eq!(
+            engine,
+            vec!["bad name".to_string(), "pods are not allowed".to_string()]
+        );
+    }
+    for engine in run(policy, "kind: Service\nmetadata: {name: good}\n") {
+        assert!(engine.is_empty(), "{engine:?}");
+    }
+}
