@@ -61,3 +61,15 @@ fn a_v0_set_rule_may_have_several_query_blocks() {
         assert!(engine.is_empty(), "{engine:?}");
     }
 }
+
+#[test]
+fn a_later_query_block_of_a_complete_rule_yields_the_heads_value() {
+    // v0 helper with two blocks: each is a definition `tier = t`, not a boolean.
+    let policy = "package main\n\ntier = t {\n  input.kind == \"Deployment\"\n  t := \"apps\"\n} {\n  input.kind == \"Pod\"\n  t := \"pods\"\n}\n\ndeny[msg] {\n  msg := sprintf(\"tier %v\", [tier])\n}\n";
+    for engine in run(policy, "kind: Pod\n") {
+        assert_eq!(engine, vec!["tier pods".to_string()]);
+    }
+    for engine in run(policy, "kind: Deployment\n") {
+        assert_eq!(engine, vec!["tier apps".to_string()]);
+    }
+}

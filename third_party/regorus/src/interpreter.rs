@@ -3674,9 +3674,11 @@ impl Interpreter {
                     // value. Without one, OPA retains the head assignment.
                     let output_expr = body.assign.as_ref().map(|e| e.value.clone()).or_else(|| {
                         // Complete-rule `else if { ... }` has an implicit
-                        // boolean result. Partial rules retain their head
-                        // value so every independent body contributes it.
-                        if is_partial {
+                        // boolean result. Partial rules, and independent
+                        // (non-else) query blocks of any rule, are
+                        // definitions with the rule's head, so they retain
+                        // its value.
+                        if is_partial || !body.is_else {
                             ctx.output_expr.clone()
                         } else {
                             None

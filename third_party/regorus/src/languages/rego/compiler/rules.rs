@@ -619,8 +619,12 @@ impl<'a> Compiler<'a> {
                                 .and_then(|ctx| ctx.value_expr.clone());
                             let mut body_value_expr =
                                 body.assign.as_ref().map(|assign| assign.value.clone());
+                            // Without its own assignment a body takes the head's value,
+                            // except an `else` body of a complete rule (implicitly true):
+                            // independent query blocks are definitions with the head.
                             if body_value_expr.is_none()
                                 && (body_idx == 0
+                                    || !body.is_else
                                     || matches!(
                                         rule_type,
                                         RuleType::PartialSet | RuleType::PartialObject
@@ -687,6 +691,7 @@ impl<'a> Compiler<'a> {
                                 b.assign.as_ref().map(|a| a.value.clone());
                             if bve.is_none()
                                 && (bi == 0
+                                    || !b.is_else
                                     || matches!(
                                         rule_type,
                                         RuleType::PartialSet | RuleType::PartialObject
