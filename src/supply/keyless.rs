@@ -717,7 +717,7 @@ pub fn rekor_entry(
                 (
                     "keyless-rekor-invalid",
                     format!(
-                        "Rekor bundle does not verify with the transparency-log keys of trust root {root_name}: {e}"
+                        "Rekor bundle does not verify with the transparency-log keys of the trust root {root_name}: {e}"
                     ),
                 )
             })?;

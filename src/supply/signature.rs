@@ -95,7 +95,8 @@ pub(super) fn check_signatures(
                 certificate: None,
                 bundle: layer.bundle.as_deref(),
             };
-            if let Err((code, reason)) = keyless::rekor_entry(&kl, "", tlog_keys, "ctlog") {
+            if let Err((code, reason)) = keyless::rekor_entry(&kl, "", tlog_keys, "named by ctlog")
+            {
                 problems.push(Failure::new(code, reason));
                 continue;
             }
