@@ -5,6 +5,7 @@ mod check;
 mod parse;
 mod registry_args;
 mod serve;
+mod signer_args;
 mod test;
 mod verify_blob;
 mod verify_image;

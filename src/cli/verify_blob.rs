@@ -28,37 +28,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub bundle: String,
 
-    /// Expected certificate identity (SAN: email or URI), exactly.
-    #[arg(
-        long,
-        value_name = "IDENTITY",
-        conflicts_with = "certificate_identity_regexp"
-    )]
-    pub certificate_identity: Option<String>,
-
-    /// Expected certificate identity, as a regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_identity_regexp: Option<String>,
-
-    /// Expected OIDC issuer of the certificate, exactly.
-    #[arg(
-        long,
-        value_name = "URL",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub certificate_oidc_issuer: Option<String>,
-
-    /// Expected OIDC issuer, as a regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-
-    /// A managed public key (PEM) instead of a keyless identity.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
-    pub key: Option<String>,
-
-    /// A Sigstore `trusted_root.json` to verify against instead of the embedded public-good root.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<String>,
+    #[command(flatten)]
+    pub signer: super::signer_args::SignerArgs,
 }
 
 fn expect(exact: &Option<String>, regexp: &Option<String>, what: &str) -> anyhow::Result<Expect> {
@@ -74,24 +45,24 @@ fn expect(exact: &Option<String>, regexp: &Option<String>, what: &str) -> anyhow
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
-    let signer = match &args.key {
+    let signer = match &args.signer.key {
         Some(path) => {
             Signer::Key(std::fs::read_to_string(path).with_context(|| format!("--key {path}"))?)
         }
         None => Signer::Keyless {
             identity: expect(
-                &args.certificate_identity,
-                &args.certificate_identity_regexp,
+                &args.signer.certificate_identity,
+                &args.signer.certificate_identity_regexp,
                 "certificate-identity",
             )?,
             issuer: expect(
-                &args.certificate_oidc_issuer,
-                &args.certificate_oidc_issuer_regexp,
+                &args.signer.certificate_oidc_issuer,
+                &args.signer.certificate_oidc_issuer_regexp,
                 "certificate-oidc-issuer",
             )?,
         },
     };
-    let root = match &args.trusted_root {
+    let root = match &args.signer.trusted_root {
         Some(path) => bundle::trusted_root(
             &std::fs::read_to_string(path).with_context(|| format!("--trusted-root {path}"))?,
         )

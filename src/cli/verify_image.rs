@@ -36,38 +36,8 @@ pub struct Args {
     #[arg(short = 'p', long = "policy", value_name = "PATH", required_unless_present_any = ["key", "certificate_identity", "certificate_identity_regexp"])]
     pub policy: Vec<String>,
 
-    /// Require a signature by this public key (PEM), as `cosign verify --key`.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
-    pub key: Option<String>,
-
-    /// Require a keyless signature with this certificate identity (SAN), exactly.
-    #[arg(
-        long,
-        value_name = "IDENTITY",
-        conflicts_with = "certificate_identity_regexp"
-    )]
-    pub certificate_identity: Option<String>,
-
-    /// Require a keyless signature whose certificate identity matches this regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_identity_regexp: Option<String>,
-
-    /// The keyless certificate's OIDC issuer, exactly.
-    #[arg(
-        long,
-        value_name = "URL",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub certificate_oidc_issuer: Option<String>,
-
-    /// The keyless certificate's OIDC issuer, as a regular expression.
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-
-    /// A Sigstore `trusted_root.json` for the command-line keyless signer (default: the embedded
-    /// public-good root).
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<String>,
+    #[command(flatten)]
+    pub signer: super::signer_args::SignerArgs,
 
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
@@ -95,20 +65,22 @@ fn command_line_policy(
 ) -> anyhow::Result<Option<(crate::supply::policy::ImagePolicy, Vec<TrustRoot>)>> {
     use serde_json::json;
     let mut roots = Vec::new();
-    let authority = if let Some(path) = &args.key {
+    let authority = if let Some(path) = &args.signer.key {
         let pem = std::fs::read_to_string(path).with_context(|| format!("--key {path}"))?;
         json!({"name": "key", "key": {"data": pem}})
-    } else if args.certificate_identity.is_some() || args.certificate_identity_regexp.is_some() {
+    } else if args.signer.certificate_identity.is_some()
+        || args.signer.certificate_identity_regexp.is_some()
+    {
         let mut identity = serde_json::Map::new();
         match (
-            &args.certificate_identity,
-            &args.certificate_identity_regexp,
+            &args.signer.certificate_identity,
+            &args.signer.certificate_identity_regexp,
         ) {
             (Some(s), _) => identity.insert("subject".into(), json!(s)),
             (None, Some(r)) => identity.insert("subjectRegExp".into(), json!(r)),
             _ => None,
         };
-        match (&args.certificate_oidc_issuer, &args.certificate_oidc_issuer_regexp) {
+        match (&args.signer.certificate_oidc_issuer, &args.signer.certificate_oidc_issuer_regexp) {
             (Some(s), _) => identity.insert("issuer".into(), json!(s)),
             (None, Some(r)) => identity.insert("issuerRegExp".into(), json!(r)),
             (None, None) => anyhow::bail!(
@@ -116,7 +88,7 @@ fn command_line_policy(
             ),
         };
         let mut keyless = json!({"identities": [identity]});
-        if let Some(path) = &args.trusted_root {
+        if let Some(path) = &args.signer.trusted_root {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("--trusted-root {path}"))?;
             roots.push(
