@@ -416,6 +416,14 @@ pub enum Instruction {
         /// Register that accumulates the result.
         result: u8,
     },
+
+    /// Set the value of a complete rule or function body (one yield of its query).
+    /// A different value already set by the same body is a conflict, an error as in OPA
+    /// (`eval_conflict_error`), not a last-wins overwrite.
+    RuleYield {
+        dest: u8,
+        src: u8,
+    },
 }
 
 impl Instruction {

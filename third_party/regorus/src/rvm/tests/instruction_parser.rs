@@ -34,6 +34,7 @@ pub fn parse_instruction(text: &str) -> Result<Instruction> {
             "LoadContext" => parse_load_context(params_text),
             "LoadMetadata" => parse_load_metadata(params_text),
             "Move" => parse_move(params_text),
+            "RuleYield" => parse_rule_yield(params_text),
             "Add" => parse_add(params_text),
             "Sub" => parse_sub(params_text),
             "Mul" => parse_mul(params_text),
@@ -235,6 +236,16 @@ fn parse_move(params_text: &str) -> Result<Instruction> {
     let dest = get_param_u16(&params, "dest")?;
     let src = get_param_u16(&params, "src")?;
     Ok(Instruction::Move {
+        dest: dest.try_into().unwrap(),
+        src: src.try_into().unwrap(),
+    })
+}
+
+fn parse_rule_yield(params_text: &str) -> Result<Instruction> {
+    let params = parse_params(params_text)?;
+    let dest = get_param_u16(&params, "dest")?;
+    let src = get_param_u16(&params, "src")?;
+    Ok(Instruction::RuleYield {
         dest: dest.try_into().unwrap(),
         src: src.try_into().unwrap(),
     })

@@ -83,6 +83,10 @@ impl RegoVM {
                 self.set_register(dest, value)?;
                 Ok(InstructionOutcome::Continue)
             }
+            RuleYield { dest, src } => {
+                self.execute_rule_yield(dest, src)?;
+                Ok(InstructionOutcome::Continue)
+            }
             other => self.execute_arithmetic_instruction(program, other),
         }
     }
@@ -452,6 +456,14 @@ impl RegoVM {
                 let mut obj_value = self.take_register(obj)?;
 
                 if let Ok(obj_mut) = obj_value.as_object_mut() {
+                    // A key built twice with different values is a conflict (OPA).
+                    if obj_mut.get(&key_value).is_some_and(|v| *v != value_value) {
+                        self.set_register(obj, obj_value)?;
+                        return Err(VmError::RuleConflict {
+                            message: "object keys must be unique",
+                            pc: self.pc,
+                        });
+                    }
                     obj_mut.insert(key_value, value_value);
                     self.set_register(obj, obj_value)?;
                 } else {

@@ -217,6 +217,11 @@ pub enum VmError {
     #[error("Rule-data conflict: {message} (pc={pc})")]
     RuleDataConflict { message: String, pc: usize },
 
+    /// Two different values of a complete rule, a function (same arguments) or an object
+    /// key: OPA's `eval_conflict_error`. Ends the evaluation; never a failed body.
+    #[error("eval_conflict_error: {message} (pc={pc})")]
+    RuleConflict { message: &'static str, pc: usize },
+
     #[error("Arithmetic error: {message} (pc={pc})")]
     ArithmeticError { message: String, pc: usize },
 

@@ -28,7 +28,42 @@ impl RegoVM {
                 | VmError::RegexSizeLimitExceeded { .. }
                 | VmError::InstructionLimitExceeded { .. }
                 | VmError::NumericOverflow { .. }
+                | VmError::RuleConflict { .. }
         )
+    }
+
+    /// OPA's message for two different values of the rule being evaluated.
+    pub(super) fn rule_conflict(&self, is_function: bool) -> VmError {
+        VmError::RuleConflict {
+            message: if is_function {
+                "functions must not produce multiple outputs for same inputs"
+            } else {
+                "complete rules must not produce multiple outputs"
+            },
+            pc: self.pc,
+        }
+    }
+
+    /// `RuleYield`: the first value of a body is kept; the same value again is fine; a
+    /// different one is a conflict.
+    pub(super) fn execute_rule_yield(&mut self, dest: u8, src: u8) -> Result<()> {
+        let value = self.get_register(src)?.clone();
+        let current = self.get_register(dest)?;
+        if *current == Value::Undefined || value == Value::Undefined {
+            if value != Value::Undefined {
+                self.set_register(dest, value)?;
+            }
+            return Ok(());
+        }
+        if *current != value {
+            let is_function = self
+                .call_rule_stack
+                .last()
+                .and_then(|ctx| self.program.rule_infos.get(usize::from(ctx.rule_index)))
+                .is_some_and(|info| info.function_info.is_some());
+            return Err(self.rule_conflict(is_function));
+        }
+        Ok(())
     }
 
     /// Restore VM state that was swapped out for rule execution.
@@ -54,9 +89,8 @@ impl RegoVM {
         rule_definitions: &[Vec<u32>],
         rule_info: &RuleInfo,
         function_call_params: Option<&FunctionCallParams>,
-    ) -> Result<(Value, bool)> {
+    ) -> Result<Value> {
         let mut first_successful_result: Option<Value> = None;
-        let mut rule_failed_due_to_inconsistency = false;
         let is_function_call = rule_info.function_info.is_some();
         let result_reg = rule_info.result_reg;
 
@@ -131,9 +165,12 @@ impl RegoVM {
                             if current_result != Value::Undefined {
                                 if let Some(ref expected) = first_successful_result {
                                     if *expected != current_result {
-                                        rule_failed_due_to_inconsistency = true;
-                                        self.set_register(result_reg, Value::Undefined)?;
-                                        break;
+                                        let err = self.rule_conflict(is_function_call);
+                                        self.restore_rule_state(
+                                            &mut previous_loop_stack,
+                                            &mut previous_comprehension_stack,
+                                        );
+                                        return Err(err);
                                     }
                                 } else {
                                     first_successful_result = Some(current_result.clone());
@@ -177,15 +214,9 @@ impl RegoVM {
                     Err(_e) => {}
                 }
             }
-
-            if rule_failed_due_to_inconsistency {
-                break;
-            }
         }
 
-        let final_result = if rule_failed_due_to_inconsistency {
-            Value::Undefined
-        } else if let Some(successful_result) = first_successful_result {
+        let final_result = if let Some(successful_result) = first_successful_result {
             successful_result
         } else {
             self.get_register(result_reg)?.clone()
@@ -202,7 +233,7 @@ impl RegoVM {
         self.loop_stack = previous_loop_stack;
         self.comprehension_stack = previous_comprehension_stack;
 
-        Ok((final_result, rule_failed_due_to_inconsistency))
+        Ok(final_result)
     }
 
     pub(super) fn execute_call_rule_common(
@@ -287,8 +318,11 @@ impl RegoVM {
             current_body_index: 0,
         });
 
-        let (final_result, rule_failed_due_to_inconsistency) = self
-            .execute_rule_definitions_common(&rule_definitions, &rule_info, function_call_params)?;
+        let final_result = self.execute_rule_definitions_common(
+            &rule_definitions,
+            &rule_info,
+            function_call_params,
+        )?;
 
         self.set_register(dest, Value::Undefined)?;
 
@@ -311,15 +345,9 @@ impl RegoVM {
         }
         self.pc = call_context.return_pc;
 
-        let result_from_rule = if !rule_failed_due_to_inconsistency {
-            final_result
-        } else {
-            Value::Undefined
-        };
+        self.set_register(dest, final_result)?;
 
-        self.set_register(dest, result_from_rule.clone())?;
-
-        if self.get_register(dest)? == &Value::Undefined && !rule_failed_due_to_inconsistency {
+        if self.get_register(dest)? == &Value::Undefined {
             match call_context.rule_type {
                 RuleType::PartialSet => {
                     self.set_register(dest, Value::new_set())?;
@@ -689,12 +717,7 @@ impl RegoVM {
             if current_result != Value::Undefined {
                 if let Some(ref expected) = frame_data.accumulated_result {
                     if *expected != current_result {
-                        frame_data.rule_failed_due_to_inconsistency = true;
-                        if let Some(result_slot) =
-                            self.registers.get_mut(usize::from(frame_data.result_reg))
-                        {
-                            *result_slot = Value::Undefined;
-                        }
+                        return Err(self.rule_conflict(frame_data.is_function_rule));
                     }
                 } else {
                     frame_data.accumulated_result = Some(current_result);
