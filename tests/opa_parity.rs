@@ -1,30 +1,52 @@
 //! Rego as OPA evaluates it (issue 11): each case is a policy written the way OPA reads it,
-//! checked through `policyctl check` on the interpreter and on the compiled path, which must
-//! agree with OPA's documented result.
+//! checked through `policyctl check` on the interpreter and on the compiled path only
+//! (`--rego-engine compiled`: no fallback to the interpreter), which must agree with OPA's
+//! documented result.
 
 mod common;
 use common::{check_json, findings};
 
-/// Runs `policy` on `input` with each engine; returns the finding messages of each.
-fn run(policy: &str, input: &str) -> Vec<Vec<String>> {
+const ENGINES: [&str; 2] = ["compiled", "interpreter"];
+
+/// `policyctl check --rego-engine ENGINE` of `policy` on `input`: exit code and JSON report.
+fn check(engine: &str, policy: &str, input: &str) -> (i32, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.rego"), policy).unwrap();
     std::fs::write(dir.path().join("in.yaml"), input).unwrap();
-    ["auto", "interpreter"]
+    check_json(&[
+        "check",
+        "--rego-engine",
+        engine,
+        "-p",
+        dir.path().join("p.rego").to_str().unwrap(),
+        dir.path().join("in.yaml").to_str().unwrap(),
+    ])
+}
+
+/// Runs `policy` on `input` with each engine; returns the finding messages of each.
+fn run(policy: &str, input: &str) -> Vec<Vec<String>> {
+    ENGINES
         .iter()
         .map(|engine| {
-            let (code, report) = check_json(&[
-                "check",
-                "--rego-engine",
-                engine,
-                "-p",
-                dir.path().join("p.rego").to_str().unwrap(),
-                dir.path().join("in.yaml").to_str().unwrap(),
-            ]);
+            let (code, report) = check(engine, policy, input);
             assert_ne!(code, 2, "{engine}: {report:#}");
             let mut m: Vec<String> = findings(&report).into_iter().map(|f| f.4).collect();
             m.sort();
             m
+        })
+        .collect()
+}
+
+/// Runs `policy` on `input` with each engine, expecting an evaluation error (exit 2) on each;
+/// returns the error messages of each.
+fn run_errors(policy: &str, input: &str) -> Vec<String> {
+    ENGINES
+        .iter()
+        .map(|engine| {
+            let (code, report) = check(engine, policy, input);
+            assert_eq!(code, 2, "{engine}: {report:#}");
+            assert!(findings(&report).is_empty(), "{engine}: {report:#}");
+            report["errors"].to_string()
         })
         .collect()
 }
@@ -71,5 +93,107 @@ fn a_later_query_block_of_a_complete_rule_yields_the_heads_value() {
     }
     for engine in run(policy, "kind: Deployment\n") {
         assert_eq!(engine, vec!["tier apps".to_string()]);
+    }
+}
+
+/// The helpers most repositories write: a complete rule and a function with several
+/// definitions, a partial object, an `else` chain. They compile, and give OPA's findings.
+const ORDINARY: &str = r#"package main
+import rego.v1
+
+pod_spec := input.spec if input.kind == "Pod"
+pod_spec := input.spec.template.spec if input.kind in {"Deployment", "StatefulSet"}
+
+image_tag(image) := "latest" if not contains(image, ":")
+image_tag(image) := split(image, ":")[1] if contains(image, ":")
+
+limits[c.name] := c.resources.limits if some c in pod_spec.containers
+
+tier := "privileged" if pod_spec.hostNetwork
+else := "restricted" if pod_spec.securityContext.runAsNonRoot
+else := "baseline"
+
+deny contains msg if {
+  some c in pod_spec.containers
+  image_tag(c.image) == "latest"
+  msg := sprintf("%s uses the latest tag (tier %s)", [c.name, tier])
+}
+
+deny contains msg if {
+  some name, l in limits
+  not l.memory
+  msg := sprintf("%s has no memory limit", [name])
+}
+"#;
+
+#[test]
+fn helpers_with_several_definitions_compile_and_give_opas_findings() {
+    let deployment = "kind: Deployment\nspec:\n  template:\n    spec:\n      securityContext: {runAsNonRoot: true}\n      containers:\n      - {name: app, image: nginx, resources: {limits: {cpu: 1}}}\n      - {name: side, image: envoy:1.2, resources: {limits: {memory: 1Gi}}}\n";
+    for engine in run(ORDINARY, deployment) {
+        assert_eq!(
+            engine,
+            vec![
+                "app has no memory limit".to_string(),
+                "app uses the latest tag (tier restricted)".to_string(),
+            ]
+        );
+    }
+    let pod = "kind: Pod\nspec:\n  hostNetwork: true\n  containers:\n  - {name: one, image: 'busybox:1', resources: {limits: {memory: 1Gi}}}\n";
+    for engine in run(ORDINARY, pod) {
+        assert!(engine.is_empty(), "{engine:?}");
+    }
+    let service = "kind: Service\nspec: {ports: [{port: 80}]}\n";
+    for engine in run(ORDINARY, service) {
+        assert!(engine.is_empty(), "{engine:?}");
+    }
+}
+
+#[test]
+fn a_genuine_conflict_is_an_error_on_both_paths() {
+    // OPA: eval_conflict_error. Never undefined (which would let the document through).
+    let complete = "package main\nimport rego.v1\n\nowner := \"team-a\" if input.metadata.labels.team == \"a\"\nowner := \"platform\" if input.kind == \"Deployment\"\n\ndeny contains \"no owner\" if not owner\n";
+    let input = "kind: Deployment\nmetadata: {labels: {team: a}}\n";
+    for errors in run_errors(complete, input) {
+        assert!(
+            errors.contains("multiple outputs") || errors.contains("conflict"),
+            "{errors}"
+        );
+    }
+    // The same policy without the conflict evaluates normally.
+    for engine in run(complete, "kind: Pod\nmetadata: {labels: {team: b}}\n") {
+        assert_eq!(engine, vec!["no owner".to_string()]);
+    }
+
+    let function = "package main\nimport rego.v1\n\nsize(n) := \"small\" if n < 10\nsize(n) := \"even\" if n % 2 == 0\n\ndeny contains msg if {\n  msg := sprintf(\"size %s\", [size(input.replicas)])\n}\n";
+    for errors in run_errors(function, "replicas: 4\n") {
+        assert!(
+            errors.contains("functions must not produce multiple outputs"),
+            "{errors}"
+        );
+    }
+    for engine in run(function, "replicas: 3\n") {
+        assert_eq!(engine, vec!["size small".to_string()]);
+    }
+
+    let one_body = "package main\nimport rego.v1\n\nfirst_port := p if some p in input.ports\n\ndeny contains \"port\" if first_port > 0\n";
+    for errors in run_errors(one_body, "ports: [80, 443]\n") {
+        assert!(errors.contains("multiple outputs"), "{errors}");
+    }
+
+    let object = "package main\nimport rego.v1\n\nowners[r.name] := r.owner if some r in input.resources\n\ndeny contains msg if {\n  some n, o in owners\n  msg := sprintf(\"%s: %s\", [n, o])\n}\n";
+    for errors in run_errors(
+        object,
+        "resources: [{name: a, owner: x}, {name: a, owner: y}]\n",
+    ) {
+        assert!(
+            errors.contains("object keys must be unique") || errors.contains("multiple outputs"),
+            "{errors}"
+        );
+    }
+    for engine in run(
+        object,
+        "resources: [{name: a, owner: x}, {name: a, owner: x}]\n",
+    ) {
+        assert_eq!(engine, vec!["a: x".to_string()]);
     }
 }

@@ -110,7 +110,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let (mut set, errors) = policy::load(sources, &load_opts);
     load_errors.extend(errors);
     load_errors.extend(pipeline::load_inventory(&mut set, &args.policies.inventory));
-    let mut evaluator = Evaluator::new(&set, &namespaces).with_engine(args.policies.rego_engine);
+    let mut evaluator = Evaluator::new(&set, &namespaces)
+        .with_engine(args.policies.rego_engine)
+        .map_err(|e| anyhow::anyhow!(e))?;
     // Kept alive for the run: image verification does its registry I/O on this runtime.
     let mut _runtime = None;
     if !set.image_policies.is_empty() {

@@ -124,9 +124,11 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "PATH")]
     pub inventory: Vec<String>,
 
-    /// How Rego runs: `auto` compiles each document's rules for regorus's VM when no rule can
-    /// conflict (several times faster, same verdicts; docs/policies.md "Writing fast
-    /// policies"), else interprets; `interpreter` always interprets.
+    /// How Rego runs: `auto` compiles each document's rules for regorus's VM when its compiler
+    /// accepts the policies (several times faster, same verdicts; docs/policies.md "Writing
+    /// fast policies"), else interprets; `interpreter` always interprets; `compiled` only
+    /// compiles (refuses policies the compiler cannot take, reports a runtime error instead of
+    /// re-running the document on the interpreter) — for checking parity.
     #[arg(long, value_enum, value_name = "ENGINE", default_value = "auto")]
     pub rego_engine: crate::eval::RegoEngine,
 }

@@ -18,11 +18,17 @@ use std::time::Duration;
 /// How Rego runs (`--rego-engine`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum RegoEngine {
-    /// Compiled for regorus's VM when no rule of the policy set can conflict, else interpreted.
+    /// Compiled for regorus's VM (RVM) when its compiler accepts the policy set, else
+    /// interpreted. A compiled run that fails (a conflict, a builtin error) is re-run on the
+    /// interpreter, which attributes the error to its rule.
     #[default]
     Auto,
     /// Always regorus's interpreter (slower; the same verdicts).
     Interpreter,
+    /// Only the compiled VM: refuses a policy set its compiler cannot compile, and reports a
+    /// runtime error (a conflict) as is instead of re-running the document on the interpreter.
+    /// For checking parity and investigating; `auto` is the one to deploy.
+    Compiled,
 }
 
 /// Which packages a run evaluates (`-n`, `--all-namespaces`).
@@ -110,9 +116,11 @@ pub struct Evaluator {
     uses_conftest_data: bool,
     /// The engine carries the batch module (see [`BATCH_PACKAGE`]).
     batched: bool,
-    /// See [`crate::policy::PolicySet::conflict_free`].
-    conflict_free: bool,
     compiled: Option<Compiled>,
+    /// Why the batch was not compiled (the RVM compiler's message), for `--rego-engine compiled`.
+    compile_error: Option<String>,
+    /// `--rego-engine compiled`: a failed compiled run is reported, not retried.
+    compiled_only: bool,
     /// The data document of the policy set (without rules), as the compiled batch reads it.
     data: Value,
     gatekeeper: Gatekeeper,
@@ -165,21 +173,25 @@ impl Evaluator {
             selected,
             uses_conftest_data: set.uses_conftest_data,
             batched: false,
-            conflict_free: set.conflict_free,
             compiled: None,
+            compile_error: None,
+            compiled_only: false,
             data: set.engine.get_data(),
             gatekeeper: set.gatekeeper.clone(),
             supply: None,
         };
         evaluator.add_batch_module();
-        evaluator.compiled = evaluator.compile_batch();
+        match evaluator.compile_batch() {
+            Ok(compiled) => evaluator.compiled = Some(compiled),
+            Err(e) => evaluator.compile_error = Some(e),
+        }
         evaluator
     }
 
-    /// Compiles the batch for the RVM; `None` when the compiler refuses the policies.
-    fn compile_batch(&self) -> Option<Compiled> {
-        if !self.batched || !self.conflict_free {
-            return None;
+    /// Compiles the batch for the RVM; the compiler's message when it refuses the policies.
+    fn compile_batch(&self) -> Result<Compiled, String> {
+        if !self.batched {
+            return Err("the rules could not be gathered into one batch".into());
         }
         let mut slots = Vec::new();
         let mut n = 0;
@@ -200,14 +212,16 @@ impl Evaluator {
         engine.set_rego_v0(false);
         engine
             .add_policy(format!("<{COMPILED_PACKAGE}>"), module)
-            .ok()?;
-        let policy = engine.compile_with_entrypoint(&COMPILED_RULE.into()).ok()?;
+            .map_err(|e| e.to_string())?;
+        let policy = engine
+            .compile_with_entrypoint(&COMPILED_RULE.into())
+            .map_err(|e| e.to_string())?;
         let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(
             &policy,
             &[COMPILED_RULE],
         )
-        .ok()?;
-        Some(Compiled { policy, program })
+        .map_err(|e| e.to_string())?;
+        Ok(Compiled { policy, program })
     }
 
     /// Runs the compiled batch; `Ok(None)` when there is none.
@@ -264,12 +278,23 @@ impl Evaluator {
         }
     }
 
-    /// Applies `--rego-engine`: `Interpreter` drops the compiled batch.
-    pub fn with_engine(mut self, engine: RegoEngine) -> Self {
-        if engine == RegoEngine::Interpreter {
-            self.compiled = None;
+    /// Applies `--rego-engine`: `Interpreter` drops the compiled batch; `Compiled` refuses a
+    /// policy set the RVM compiler cannot compile (with its message).
+    pub fn with_engine(mut self, engine: RegoEngine) -> Result<Self, String> {
+        match engine {
+            RegoEngine::Auto => {}
+            RegoEngine::Interpreter => self.compiled = None,
+            RegoEngine::Compiled => {
+                if self.compiled.is_none() && !self.selected.is_empty() {
+                    return Err(format!(
+                        "--rego-engine compiled: the policies cannot be compiled for regorus's VM: {}; use --rego-engine auto",
+                        self.compile_error.as_deref().unwrap_or("unknown reason")
+                    ));
+                }
+                self.compiled_only = true;
+            }
         }
-        self
+        Ok(self)
     }
 
     /// Whether documents are evaluated on the compiled path.
@@ -400,6 +425,16 @@ impl Evaluator {
             // Out of time (an execution limit the caller set): retrying on the interpreter
             // would only multiply the overrun.
             Err(e) if e.contains("exceeded time limit") => return stopped(&e),
+            Err(e) if self.compiled_only => {
+                return Outcome {
+                    errors: vec![ToolError::new(
+                        doc.file.as_str(),
+                        doc.line,
+                        format!("compiled evaluation failed: {e}"),
+                    )],
+                    ..Default::default()
+                }
+            }
             Err(e) => {
                 tracing::debug!(file = %doc.file, error = %e, "compiled evaluation failed; evaluating on the interpreter");
             }
@@ -778,8 +813,8 @@ mod tests {
             anchors: Vec::new(),
         };
         assert!(
-            ev.compiled.is_none(),
-            "x can conflict: the interpreter raises it"
+            ev.compiled.is_some(),
+            "x can conflict and still compiles: the RVM raises the conflict as an error"
         );
         let out = ev.evaluate(&ev.scope_for_file("f.yaml"), &doc);
         assert_eq!(out.findings.len(), 1);

@@ -57,11 +57,6 @@ pub struct PolicySet {
     pub packages: Vec<Package>,
     /// Some policy reads `data.conftest.*`, so per-file data must be injected (slower path).
     pub uses_conftest_data: bool,
-    /// No complete rule or function has two definitions and no rule builds an object key by
-    /// key, so no evaluation can meet a conflict error ("complete rules must not produce
-    /// multiple outputs"). Only then may the compiled (RVM) path run: it turns a conflict into
-    /// an undefined value instead of an error, which would let a request through (fail open).
-    pub conflict_free: bool,
     pub sources: Vec<Source>,
     /// Gatekeeper templates and constraints from `-p`.
     pub gatekeeper: gatekeeper::Gatekeeper,
@@ -389,12 +384,10 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
             Ok(()) => {
                 errors.extend(data_errors);
                 let uses_conftest_data = kept.iter().any(|s| s.text.contains("data.conftest"));
-                let conflict_free = rules::conflict_free(&mut engine);
                 let set = PolicySet {
                     engine,
                     packages,
                     uses_conftest_data,
-                    conflict_free,
                     sources: kept,
                     gatekeeper: Default::default(),
                     image_policies: Vec::new(),
@@ -420,7 +413,6 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
                             engine: new_engine(),
                             packages: Vec::new(),
                             uses_conftest_data: false,
-                            conflict_free: true,
                             sources: Vec::new(),
                             gatekeeper: Default::default(),
                             image_policies: Vec::new(),

@@ -148,57 +148,6 @@ pub(super) fn if_without_contains(engine: &mut Engine) -> Vec<(String, usize, St
     out
 }
 
-/// Whether no evaluation of these modules can meet a conflict: every complete rule and every
-/// function has at most one definition (an `else` chain is one definition; `default` is not
-/// counted), and no partial object rule (`p[k] := v`) exists. Conservative: a set of definitions
-/// that can never match together still counts as a possible conflict.
-pub(super) fn conflict_free(engine: &mut Engine) -> bool {
-    let mut seen = std::collections::HashSet::new();
-    for module in engine.get_modules().iter() {
-        let package = match Parser::get_path_ref_components(&module.package.refr) {
-            Ok(c) => c
-                .iter()
-                .map(|s| s.text().to_string())
-                .collect::<Vec<_>>()
-                .join("."),
-            Err(_) => return false,
-        };
-        for rule in &module.policy {
-            let Rule::Spec { head, .. } = rule.as_ref() else {
-                continue;
-            };
-            let refr = match head {
-                RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. } => refr,
-                RuleHead::Set { .. } => continue,
-            };
-            // A static path (`p`, `p.q`, `p["q"]`) is a complete rule or function; anything
-            // else (`p[k]`) builds an object key by key.
-            let Some(path) = static_path(refr) else {
-                return false;
-            };
-            if !seen.insert(format!("{package}.{path}")) {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// `p.q["r"]` as `p.q.r`; `None` when a component is not a literal name.
-fn static_path(refr: &Expr) -> Option<String> {
-    match refr {
-        Expr::Var { span, .. } => Some(span.text().to_string()),
-        Expr::RefDot { refr, field, .. } => {
-            Some(format!("{}.{}", static_path(refr)?, field.0.text()))
-        }
-        Expr::RefBrack { refr, index, .. } => match index.as_ref() {
-            Expr::String { span, .. } => Some(format!("{}.{}", static_path(refr)?, span.text())),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

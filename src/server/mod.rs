@@ -80,7 +80,9 @@ pub fn load_policies(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut evaluator = Evaluator::new(&set, &opts.namespaces).with_engine(opts.rego_engine);
+    let mut evaluator = Evaluator::new(&set, &opts.namespaces)
+        .with_engine(opts.rego_engine)
+        .map_err(|e| vec![ToolError::new("", 0, e)])?;
     let mut verifier = None;
     if !set.image_policies.is_empty() {
         let registry = Registry::new(&opts.registry);
