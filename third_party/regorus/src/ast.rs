@@ -696,3 +696,114 @@ pub struct Module {
 }
 
 pub type ExprRef = Ref<Expr>;
+
+/// The operands OPA evaluates *before* a negated expression: its compiler (`rewriteExprTerms`,
+/// `rewriteEquals`, `rewriteDynamicTerms`) moves the arguments of a call (references, nested
+/// calls, comprehensions; the elements of array/set/object arguments) and the dynamic indexes
+/// of a reference out of `not`. When one of them is undefined the expression fails instead
+/// of succeeding: `not f(input.missing)`, `not input.missing in {"a"}`, `not obj[input.missing]`
+/// and `not count(input.missing) > 0` fail, while `not input.missing` and
+/// `not input.missing == "a"` (`==` is unification, whose sides stay in place) succeed.
+pub fn negation_operands(expr: &ExprRef) -> Vec<ExprRef> {
+    let mut out = Vec::new();
+    match expr.as_ref() {
+        Expr::BoolExpr {
+            op: BoolOp::Eq,
+            lhs,
+            rhs,
+            ..
+        }
+        | Expr::AssignExpr {
+            op: AssignOp::Eq,
+            lhs,
+            rhs,
+            ..
+        } => {
+            negation_in_term(lhs, &mut out);
+            negation_in_term(rhs, &mut out);
+        }
+        Expr::Call { params, .. } => {
+            for p in params {
+                negation_operand(p, &mut out);
+            }
+        }
+        Expr::BoolExpr { lhs, rhs, .. }
+        | Expr::ArithExpr { lhs, rhs, .. }
+        | Expr::BinExpr { lhs, rhs, .. } => {
+            negation_operand(lhs, &mut out);
+            negation_operand(rhs, &mut out);
+        }
+        Expr::Membership {
+            key,
+            value,
+            collection,
+            ..
+        } => {
+            if let Some(key) = key {
+                negation_operand(key, &mut out);
+            }
+            negation_operand(value, &mut out);
+            negation_operand(collection, &mut out);
+        }
+        Expr::UnaryExpr { expr: operand, .. } => negation_operand(operand, &mut out),
+        _ => negation_in_term(expr, &mut out),
+    }
+    out
+}
+
+/// OPA's `rewriteDynamicsInTerm`: a reference keeps its place but its dynamic indexes move out;
+/// a call moves out; the elements of a collection are operands.
+fn negation_in_term(term: &ExprRef, out: &mut Vec<ExprRef>) {
+    match term.as_ref() {
+        Expr::RefDot { .. } | Expr::RefBrack { .. } => negation_ref_indexes(term, out),
+        Expr::Array { .. } | Expr::Set { .. } | Expr::Object { .. } => negation_operand(term, out),
+        Expr::Call { .. }
+        | Expr::ArithExpr { .. }
+        | Expr::BinExpr { .. }
+        | Expr::BoolExpr { .. }
+        | Expr::UnaryExpr { .. }
+        | Expr::Membership { .. } => out.push(term.clone()),
+        _ => {}
+    }
+}
+
+/// OPA's `rewriteDynamicsOne`: references and calls move out whole; collections contribute
+/// their elements; comprehensions are always defined; variables and scalars stay.
+fn negation_operand(term: &ExprRef, out: &mut Vec<ExprRef>) {
+    match term.as_ref() {
+        Expr::RefDot { .. }
+        | Expr::RefBrack { .. }
+        | Expr::Call { .. }
+        | Expr::ArithExpr { .. }
+        | Expr::BinExpr { .. }
+        | Expr::BoolExpr { .. }
+        | Expr::UnaryExpr { .. }
+        | Expr::Membership { .. } => out.push(term.clone()),
+        Expr::Array { items, .. } | Expr::Set { items, .. } => {
+            for item in items {
+                negation_operand(item, out);
+            }
+        }
+        Expr::Object { fields, .. } => {
+            for (_, key, value) in fields {
+                negation_operand(key, out);
+                negation_operand(value, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The indexes of a reference that OPA moves out of `not` (`obj[input.key]` → `input.key`); a
+/// reference whose subject is a call moves out whole.
+fn negation_ref_indexes(term: &ExprRef, out: &mut Vec<ExprRef>) {
+    match term.as_ref() {
+        Expr::RefDot { refr, .. } => negation_ref_indexes(refr, out),
+        Expr::RefBrack { refr, index, .. } => {
+            negation_ref_indexes(refr, out);
+            negation_operand(index, out);
+        }
+        Expr::Var { .. } => {}
+        _ => negation_operand(term, out),
+    }
+}

@@ -234,6 +234,9 @@ pub(crate) struct CompiledPolicyData {
 
     // Evaluation settings
     pub(crate) strict_builtin_errors: bool,
+    /// Evaluate the operands of a negated expression before it, as OPA does
+    /// (`Engine::set_opa_negation`).
+    pub(crate) opa_negation: bool,
 
     // The semantics of extensions ought to be changes to be more Clone friendly.
     pub(crate) extensions: Map<String, (u8, Rc<Box<dyn Extension>>)>,

@@ -916,6 +916,19 @@ impl Engine {
         self.interpreter.set_strict_builtin_errors(b);
     }
 
+    /// Evaluate negation as OPA does (off by default).
+    ///
+    /// OPA's compiler moves the operands of a negated expression out of the `not`: the
+    /// arguments of a call (`not f(input.missing)`, `not input.missing in {"a"}`,
+    /// `not count(input.missing) > 0`) and the dynamic indexes of a reference
+    /// (`not obj[input.missing]`). When one of them is undefined, the expression fails
+    /// instead of succeeding. `not input.missing` and `not input.missing == "a"` succeed
+    /// either way. Applies to the interpreter and to programs compiled for the RVM from
+    /// the resulting policy.
+    pub fn set_opa_negation(&mut self, b: bool) {
+        self.interpreter.set_opa_negation(b);
+    }
+
     #[doc(hidden)]
     pub fn get_modules(&mut self) -> &Vec<Ref<Module>> {
         &self.modules

@@ -402,6 +402,10 @@ impl Interpreter {
         self.compiled_policy_mut().strict_builtin_errors = b;
     }
 
+    pub fn set_opa_negation(&mut self, b: bool) {
+        self.compiled_policy_mut().opa_negation = b;
+    }
+
     pub fn set_execution_timer_config(&mut self, config: Option<ExecutionTimerConfig>) {
         self.execution_timer = ExecutionTimer::new(config);
         self.reset_execution_timer_state();
@@ -1220,6 +1224,15 @@ impl Interpreter {
                 }
             }
             Literal::NotExpr { span, expr, .. } => {
+                // OPA evaluates these operands before the negation: an undefined one makes
+                // the expression fail (see `ast::negation_operands`).
+                if self.compiled_policy.opa_negation {
+                    for operand in crate::ast::negation_operands(expr) {
+                        if self.eval_expr(&operand)? == Value::Undefined {
+                            return Ok(false);
+                        }
+                    }
+                }
                 let value = match expr.as_ref() {
                     // Extra parameter is allowed; but a return argument is not allowed.
                     Expr::Call {

@@ -38,6 +38,8 @@ struct TestCase {
     #[serde(default = "default_strict")]
     pub strict: bool,
     pub rego_v0: Option<bool>,
+    /// `Engine::set_opa_negation` (OPA's evaluation of a negated expression's operands).
+    pub opa_negation: Option<bool>,
     pub allow_interpreter_success: Option<bool>,
     pub allow_interpreter_incorrect_behavior: Option<bool>,
     pub skip_interpreter: Option<bool>,
@@ -411,6 +413,7 @@ fn yaml_test_impl(file: &str) -> Result<()> {
 
         let mut engine = Engine::new();
         engine.set_rego_v0(case.rego_v0 == Some(true));
+        engine.set_opa_negation(case.opa_negation == Some(true));
         for (idx, module) in case.modules.iter().enumerate() {
             engine.add_policy(format!("rego_{idx}"), module.clone())?;
         }

@@ -258,6 +258,22 @@ impl<'a> Compiler<'a> {
                 }
             }
             ast::Literal::NotExpr { expr, .. } => {
+                // OPA evaluates these operands before the negation: an undefined one fails
+                // the body (see `ast::negation_operands`).
+                if self.policy.inner.opa_negation {
+                    for operand in crate::ast::negation_operands(expr) {
+                        let reg = self.with_soft_assert_mode(true, |compiler| {
+                            compiler.compile_rego_expr_with_span(&operand, operand.span(), false)
+                        })?;
+                        self.emit_instruction(
+                            Instruction::Guard {
+                                register: reg,
+                                mode: GuardMode::NotUndefined,
+                            },
+                            &stmt.span,
+                        );
+                    }
+                }
                 let expr_reg = self.with_soft_assert_mode(true, |compiler| {
                     compiler.compile_rego_expr_with_span(expr, expr.span(), false)
                 })?;
