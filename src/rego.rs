@@ -38,6 +38,10 @@ pub fn new_engine() -> Engine {
     let mut engine = Engine::new();
     // OPA's default: a builtin error makes the expression undefined instead of failing the query.
     engine.set_strict_builtin_errors(false);
+    // OPA's negation: the operands of a `not` (call arguments, dynamic indexes) are evaluated
+    // before it, so `not f(input.missing)` fails as in OPA instead of succeeding (patched
+    // regorus, third_party/regorus/PATCHES.md).
+    engine.set_opa_negation(true);
     // print() output is collected and attributed to the input it was printed for (or dropped,
     // during preparation), never written straight to stderr by the engine.
     engine.set_gather_prints(true);

@@ -197,3 +197,49 @@ fn a_genuine_conflict_is_an_error_on_both_paths() {
         assert_eq!(engine, vec!["a: x".to_string()]);
     }
 }
+
+#[test]
+fn negation_evaluates_its_operands_first_as_opa_does() {
+    // OPA moves the operands of `not` out of it (call arguments, dynamic indexes): an undefined
+    // one fails the rule instead of producing a finding. `not input.missing` and `==` (OPA's
+    // unification) are not affected.
+    let policy = r#"package main
+import rego.v1
+
+allowed_registry(image) if startswith(image, "registry.example.com/")
+
+deny contains "call: registry not allowed" if not allowed_registry(input.image)
+deny contains "membership: kind not allowed" if not input.kind in {"Pod", "Deployment"}
+deny contains "count: no containers" if not count(input.containers) > 0
+deny contains "index: unknown team" if not data.teams[input.team]
+deny contains "plain: not approved" if not input.approved
+deny contains "equality: not production" if not input.env == "production"
+"#;
+    // Every operand missing: only the two forms OPA keeps in place report.
+    for engine in run(policy, "other: 1\n") {
+        assert_eq!(
+            engine,
+            vec![
+                "equality: not production".to_string(),
+                "plain: not approved".to_string(),
+            ]
+        );
+    }
+    // Every operand present and the negated expression false: each `not` succeeds.
+    for engine in run(
+        policy,
+        "image: docker.io/nginx\nkind: Service\ncontainers: []\nteam: nobody\nenv: dev\n",
+    ) {
+        assert_eq!(
+            engine,
+            vec![
+                "call: registry not allowed".to_string(),
+                "count: no containers".to_string(),
+                "equality: not production".to_string(),
+                "index: unknown team".to_string(),
+                "membership: kind not allowed".to_string(),
+                "plain: not approved".to_string(),
+            ]
+        );
+    }
+}
