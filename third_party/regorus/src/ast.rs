@@ -704,6 +704,7 @@ pub type ExprRef = Ref<Expr>;
 /// of succeeding: `not f(input.missing)`, `not input.missing in {"a"}`, `not obj[input.missing]`
 /// and `not count(input.missing) > 0` fail, while `not input.missing` and
 /// `not input.missing == "a"` (`==` is unification, whose sides stay in place) succeed.
+#[allow(clippy::pattern_type_mismatch)]
 pub fn negation_operands(expr: &ExprRef) -> Vec<ExprRef> {
     let mut out = Vec::new();
     match expr.as_ref() {
@@ -753,6 +754,7 @@ pub fn negation_operands(expr: &ExprRef) -> Vec<ExprRef> {
 
 /// OPA's `rewriteDynamicsInTerm`: a reference keeps its place but its dynamic indexes move out;
 /// a call moves out; the elements of a collection are operands.
+#[allow(clippy::pattern_type_mismatch)]
 fn negation_in_term(term: &ExprRef, out: &mut Vec<ExprRef>) {
     match term.as_ref() {
         Expr::RefDot { .. } | Expr::RefBrack { .. } => negation_ref_indexes(term, out),
@@ -769,6 +771,7 @@ fn negation_in_term(term: &ExprRef, out: &mut Vec<ExprRef>) {
 
 /// OPA's `rewriteDynamicsOne`: references and calls move out whole; collections contribute
 /// their elements; comprehensions are always defined; variables and scalars stay.
+#[allow(clippy::pattern_type_mismatch)]
 fn negation_operand(term: &ExprRef, out: &mut Vec<ExprRef>) {
     match term.as_ref() {
         Expr::RefDot { .. }
@@ -796,6 +799,7 @@ fn negation_operand(term: &ExprRef, out: &mut Vec<ExprRef>) {
 
 /// The indexes of a reference that OPA moves out of `not` (`obj[input.key]` → `input.key`); a
 /// reference whose subject is a call moves out whole.
+#[allow(clippy::pattern_type_mismatch)]
 fn negation_ref_indexes(term: &ExprRef, out: &mut Vec<ExprRef>) {
     match term.as_ref() {
         Expr::RefDot { refr, .. } => negation_ref_indexes(refr, out),

@@ -21,6 +21,8 @@ pub mod azure_policy;
 mod bitwise;
 pub mod comparison;
 mod conversions;
+#[cfg(feature = "crypto")]
+mod crypto;
 
 mod encoding;
 #[cfg(feature = "glob")]
@@ -94,6 +96,8 @@ lazy_static! {
 	//units::register(&mut m);
 	types::register(&mut m);
 	encoding::register(&mut m);
+	#[cfg(feature = "crypto")]
+	crypto::register(&mut m);
 	#[cfg(feature = "time")]
 	time::register(&mut m);
 

@@ -1,4 +1,5 @@
 #![allow(
+    clippy::pattern_type_mismatch,
     clippy::panic,
     clippy::expect_used,
     clippy::needless_continue,
@@ -26,6 +27,81 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("net.cidr_is_valid", (cidr_is_valid, 1));
     m.insert("net.cidr_contains", (cidr_contains, 2));
     m.insert("net.cidr_expand", (cidr_expand, 1));
+    m.insert("net.cidr_intersects", (cidr_intersects, 2));
+    m.insert("net.cidr_merge", (cidr_merge, 1));
+}
+
+/// `net.cidr_intersects(cidr1, cidr2)`: whether the two networks overlap.
+pub fn cidr_intersects(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "net.cidr_intersects";
+    ensure_args_count(span, name, params, args, 2)?;
+    let mut nets = [None, None];
+    for (i, slot) in nets.iter_mut().enumerate() {
+        let text = ensure_string(name, &params[i], &args[i])?;
+        let net = text.parse::<IpNet>().map_err(|e| {
+            anyhow!(params[i]
+                .span()
+                .error(&format!("`{name}`: {text} is not a CIDR: {e}")))
+        })?;
+        *slot = Some(net.trunc());
+    }
+    let (Some(a), Some(b)) = (nets[0], nets[1]) else {
+        bail!(span.error("net.cidr_intersects: missing argument"));
+    };
+    // Two networks overlap exactly when one contains the other's network address.
+    Ok(Value::from(
+        a.contains(&b.network()) || b.contains(&a.network()),
+    ))
+}
+
+/// `net.cidr_merge(addrs)`: the smallest set of networks covering the given IP addresses and
+/// networks (an address is a /32 or /128), as OPA merges them.
+pub fn cidr_merge(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "net.cidr_merge";
+    ensure_args_count(span, name, params, args, 1)?;
+    let items: Vec<&Value> = match &args[0] {
+        Value::Array(a) => a.iter().collect(),
+        Value::Set(s) => s.iter().collect(),
+        v => bail!(params[0].span().error(&format!(
+            "`{name}` expects an array or set of strings. Got `{v}` instead"
+        ))),
+    };
+    let mut nets = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(text) = item else {
+            bail!(params[0].span().error(&format!(
+                "`{name}` expects an array or set of strings. Got `{item}` in it"
+            )));
+        };
+        let net = if text.contains('/') {
+            text.parse::<IpNet>().map_err(|e| anyhow!("{e}"))
+        } else {
+            text.parse::<IpAddr>()
+                .map(IpNet::from)
+                .map_err(|e| anyhow!("{e}"))
+        }
+        .map_err(|e| {
+            anyhow!(params[0].span().error(&format!(
+                "`{name}`: {text} is not an IP address or CIDR: {e}"
+            )))
+        })?;
+        nets.push(net);
+    }
+    let merged: Vec<Value> = IpNet::aggregate(&nets)
+        .into_iter()
+        .map(|n| Value::String(n.to_string().into()))
+        .collect();
+    Ok(Value::from_set(merged.into_iter().collect()))
 }
 
 /// Checks if a CIDR string is valid or invalid. Uses the

@@ -33,7 +33,7 @@ impl RegoVM {
     }
 
     /// OPA's message for two different values of the rule being evaluated.
-    pub(super) fn rule_conflict(&self, is_function: bool) -> VmError {
+    pub(super) const fn rule_conflict(&self, is_function: bool) -> VmError {
         VmError::RuleConflict {
             message: if is_function {
                 "functions must not produce multiple outputs for same inputs"
