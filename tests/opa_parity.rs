@@ -243,3 +243,43 @@ deny contains "equality: not production" if not input.env == "production"
         );
     }
 }
+
+#[test]
+fn crypto_jwt_and_cidr_builtins_load_and_give_opas_results() {
+    // Policies using these failed to load on regorus 0.14.1 ("unknown function").
+    let policy = r#"package main
+import rego.v1
+
+token := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+
+deny contains msg if {
+  crypto.sha256(input.config) != input.checksum
+  msg := sprintf("checksum mismatch: %s", [crypto.sha256(input.config)])
+}
+
+deny contains msg if {
+  [_, claims, _] := io.jwt.decode(token)
+  io.jwt.verify_hs256(token, "your-256-bit-secret")
+  msg := sprintf("token for %s", [claims.name])
+}
+
+deny contains msg if {
+  some cidr in input.allowed
+  net.cidr_intersects(cidr, "10.0.0.0/8")
+  msg := sprintf("%s overlaps the cluster network; merged: %v", [cidr, net.cidr_merge(input.allowed)])
+}
+"#;
+    let input =
+        "config: hello\nchecksum: nope\nallowed: [10.1.0.0/16, 10.1.0.0/17, 192.168.0.0/24]\n";
+    for engine in run(policy, input) {
+        assert_eq!(
+            engine,
+            vec![
+                "10.1.0.0/16 overlaps the cluster network; merged: {\"10.1.0.0/16\", \"192.168.0.0/24\"}".to_string(),
+                "10.1.0.0/17 overlaps the cluster network; merged: {\"10.1.0.0/16\", \"192.168.0.0/24\"}".to_string(),
+                "checksum mismatch: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".to_string(),
+                "token for John Doe".to_string(),
+            ]
+        );
+    }
+}
