@@ -1,14 +1,15 @@
 //! `cargo bench --bench check`: `policyctl check` over 10,000 generated Kubernetes manifests with
-//! the built-in library, side by side with a raw regorus baseline (prepared engine, clone per
+//! the built-in library (or `BENCH_POLICIES=benches/corpus/ordinary`), side by side with a raw regorus baseline (prepared engine, clone per
 //! document, `eval_rule` per rule, the same documents already in memory, the same thread count,
 //! no output), at 1 and 2 threads. Prints medians, ratios and policyctl's peak RSS.
 //!
-//! Environment: BENCH_DOCS (default 10000), BENCH_REPS (default 5).
+//! Environment: BENCH_DOCS (default 10000), BENCH_REPS (default 5), BENCH_POLICIES (see
+//! `shared/raw.rs`).
 
 #[path = "shared/raw.rs"]
 mod raw;
 
-use raw::raw_engine;
+use raw::{bench_policies, raw_engine};
 use rayon::prelude::*;
 use regorus::{Engine, Value};
 use std::path::Path;
@@ -95,9 +96,13 @@ fn baseline(
 /// Runs the binary; returns wall time and peak RSS (VmHWM, polled from /proc every 5 ms).
 fn policyctl(dir: &Path, threads: usize) -> (Duration, u64) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_policyctl"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_policyctl"));
+    cmd.arg("check");
+    for p in bench_policies() {
+        cmd.args(["-p", &p]);
+    }
+    let mut child = cmd
         .args([
-            "check",
             "--no-fail",
             "-o",
             "json",
@@ -149,8 +154,9 @@ fn main() {
     let docs = generate(dir.path(), n);
     let (engine, rules) = raw_engine();
     println!(
-        "{n} manifests, {} rules, {reps} alternating repetitions per thread count",
-        rules.len()
+        "{n} manifests, {} rules of {:?}, {reps} alternating repetitions per thread count",
+        rules.len(),
+        bench_policies()
     );
     let mut rows = Vec::new();
     for threads in [1, 2] {

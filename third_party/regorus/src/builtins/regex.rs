@@ -1,6 +1,6 @@
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
-#![allow(clippy::as_conversions)]
+#![allow(clippy::as_conversions, clippy::pattern_type_mismatch)]
 
 use crate::ast::{Expr, Ref};
 use crate::builtins;
@@ -83,7 +83,7 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
         (find_all_string_submatch_n, 3),
     );
     m.insert("regex.find_n", (find_n, 3));
-    // TODO: m.insert("regex.globs_match", (globs_match, 2));
+    m.insert("regex.globs_match", (globs_match, 2));
     m.insert("regex.is_valid", (is_valid, 1));
     m.insert("regex.match", (regex_match, 2));
     m.insert("regex.replace", (regex_replace, 3));
@@ -308,4 +308,156 @@ fn regex_template_match(
 
     // Ensure that ending literal matches.
     Ok(Value::Bool(template == value))
+}
+
+/// One character class of a glob-style pattern: any character, or a union of ranges.
+#[derive(Debug, Clone)]
+enum GlobClass {
+    Any,
+    Ranges(Vec<(char, char)>),
+}
+
+impl GlobClass {
+    fn meets(&self, other: &GlobClass) -> bool {
+        match (self, other) {
+            (GlobClass::Any, GlobClass::Any) => true,
+            (GlobClass::Any, GlobClass::Ranges(r)) | (GlobClass::Ranges(r), GlobClass::Any) => {
+                !r.is_empty()
+            }
+            (GlobClass::Ranges(a), GlobClass::Ranges(b)) => a
+                .iter()
+                .any(|&(alo, ahi)| b.iter().any(|&(blo, bhi)| alo <= bhi && blo <= ahi)),
+        }
+    }
+}
+
+/// A pattern as OPA's `regex.globs_match` reads it: only `.`, `*`, `+`, `[`, `-`, `]` and `\`
+/// are special. Each element is a class and whether it repeats (`*`); `x+` is `x` then `x*`.
+fn parse_glob(pattern: &str) -> core::result::Result<Vec<(GlobClass, bool)>, String> {
+    let mut out: Vec<(GlobClass, bool)> = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        let class = match c {
+            '.' => GlobClass::Any,
+            '\\' => {
+                let e = chars.next().ok_or("trailing backslash")?;
+                GlobClass::Ranges(alloc::vec![(e, e)])
+            }
+            '[' => {
+                let mut ranges = Vec::new();
+                loop {
+                    let lo = match chars.next() {
+                        None => return Err("unterminated [".into()),
+                        Some(']') => break,
+                        Some('\\') => chars.next().ok_or("trailing backslash")?,
+                        Some(x) => x,
+                    };
+                    if chars.peek() == Some(&'-') {
+                        chars.next();
+                        let hi = match chars.next() {
+                            None => return Err("unterminated [".into()),
+                            Some('\\') => chars.next().ok_or("trailing backslash")?,
+                            Some(x) => x,
+                        };
+                        if hi < lo {
+                            return Err(format!("invalid range {lo}-{hi}"));
+                        }
+                        ranges.push((lo, hi));
+                    } else {
+                        ranges.push((lo, lo));
+                    }
+                }
+                GlobClass::Ranges(ranges)
+            }
+            '*' | '+' => {
+                let Some(last) = out.last_mut() else {
+                    return Err(format!("{c} with nothing to repeat"));
+                };
+                if c == '*' {
+                    last.1 = true;
+                } else if !last.1 {
+                    let class = last.0.clone();
+                    out.push((class, true));
+                }
+                continue;
+            }
+            x => GlobClass::Ranges(alloc::vec![(x, x)]),
+        };
+        out.push((class, false));
+    }
+    Ok(out)
+}
+
+/// The states reachable from `i` without consuming a character (skipping starred elements).
+fn glob_closure(glob: &[(GlobClass, bool)], mut i: usize, out: &mut Vec<usize>) {
+    loop {
+        out.push(i);
+        match glob.get(i) {
+            Some((_, true)) => i += 1,
+            _ => return,
+        }
+    }
+}
+
+/// Whether two glob-style patterns both match some non-empty string (OPA's `regex.globs_match`):
+/// a search of the product of their automata.
+fn globs_intersect(a: &[(GlobClass, bool)], b: &[(GlobClass, bool)]) -> bool {
+    use alloc::collections::BTreeSet;
+    let mut seen: BTreeSet<(usize, usize, bool)> = BTreeSet::new();
+    let mut todo: Vec<(usize, usize, bool)> = Vec::new();
+    let (mut ca, mut cb) = (Vec::new(), Vec::new());
+    glob_closure(a, 0, &mut ca);
+    glob_closure(b, 0, &mut cb);
+    for &i in &ca {
+        for &j in &cb {
+            todo.push((i, j, false));
+        }
+    }
+    while let Some(state) = todo.pop() {
+        if !seen.insert(state) {
+            continue;
+        }
+        let (i, j, consumed) = state;
+        if consumed && i == a.len() && j == b.len() {
+            return true;
+        }
+        let (Some((xa, ra)), Some((xb, rb))) = (a.get(i), b.get(j)) else {
+            continue;
+        };
+        if !xa.meets(xb) {
+            continue;
+        }
+        // A starred element may consume again (stay) or move on.
+        let (mut na, mut nb) = (Vec::new(), Vec::new());
+        glob_closure(a, i + 1, &mut na);
+        glob_closure(b, j + 1, &mut nb);
+        if *ra {
+            na.push(i);
+        }
+        if *rb {
+            nb.push(j);
+        }
+        for &ni in &na {
+            for &nj in &nb {
+                todo.push((ni, nj, true));
+            }
+        }
+    }
+    false
+}
+
+fn globs_match(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
+    let name = "regex.globs_match";
+    ensure_args_count(span, name, params, args, 2)?;
+    let g1 = ensure_string(name, &params[0], &args[0])?;
+    let g2 = ensure_string(name, &params[1], &args[1])?;
+    let parse = |g: &str, param: &Ref<Expr>| {
+        parse_glob(g).map_err(|e| {
+            anyhow::anyhow!(param
+                .span()
+                .error(&format!("`{name}`: invalid pattern {g:?}: {e}")))
+        })
+    };
+    let (a, b) = (parse(&g1, &params[0])?, parse(&g2, &params[1])?);
+    Ok(Value::from(globs_intersect(&a, &b)))
 }
