@@ -102,13 +102,7 @@ fn policyctl(dir: &Path, threads: usize) -> (Duration, u64) {
         cmd.args(["-p", &p]);
     }
     let mut child = cmd
-        .args([
-            "--no-fail",
-            "-o",
-            "json",
-            "--threads",
-            &threads.to_string(),
-        ])
+        .args(["--no-fail", "-o", "json", "--threads", &threads.to_string()])
         .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -269,7 +269,10 @@ fn main() {
     println!("{CONNECTIONS} connections, HTTPS keep-alive, {SECONDS}s per run, medians of 3 alternating runs");
     println!("| server | requests/s | p50 | p99 |");
     println!("|---|---|---|---|");
-    println!("| policyctl serve ({policies:?} + cached image verdict) | {:.0} | {:.2} ms | {:.2} ms |", hook.rps, hook.p50_ms, hook.p99_ms);
+    println!(
+        "| policyctl serve ({policies:?} + cached image verdict) | {:.0} | {:.2} ms | {:.2} ms |",
+        hook.rps, hook.p50_ms, hook.p99_ms
+    );
     println!(
         "| (a) trivial axum+rustls allow-all | {:.0} | {:.2} ms | {:.2} ms |",
         ceil.rps, ceil.p50_ms, ceil.p99_ms
