@@ -283,3 +283,26 @@ deny contains msg if {
         );
     }
 }
+
+#[test]
+fn an_outer_variable_reused_in_a_comprehension_before_its_inner_assignment() {
+    // OPA reads `name` before the comprehension's own `name :=` as the enclosing variable;
+    // regorus 0.14.1 refused the policy ("used before definition").
+    let policy = r#"package main
+import rego.v1
+
+deny contains msg if {
+  name := input.metadata.name
+  owners := [name | some c in input.claims; c.resource == name; name := c.owner]
+  count(owners) > 1
+  msg := sprintf("%s has several owners: %v", [input.metadata.name, owners])
+}
+"#;
+    let input = "metadata: {name: db}\nclaims:\n- {resource: db, owner: alice}\n- {resource: web, owner: bob}\n- {resource: db, owner: carol}\n";
+    for engine in run(policy, input) {
+        assert_eq!(
+            engine,
+            vec!["db has several owners: [\"alice\", \"carol\"]".to_string()]
+        );
+    }
+}

@@ -21,7 +21,7 @@ use crate::lexer::*;
 use crate::lookup::*;
 pub use crate::query::traversal::Scope;
 use crate::query::traversal::{
-    gather_assigned_vars, gather_input_vars, gather_loop_vars, gather_vars, traverse,
+    gather_assigned_vars, gather_input_vars, gather_loop_vars, gather_vars, traverse, var_exists,
 };
 use crate::utils::*;
 use crate::*;
@@ -561,6 +561,14 @@ impl Analyzer {
             scope.unscoped.remove(v);
         }
 
+        // A local that also names an enclosing scope's variable: uses before its definition
+        // read the enclosing one (see `gather_used_vars_comprs_index_vars`).
+        for (name, def) in &scope.locals {
+            if var_exists(def, &self.scopes) {
+                scope.shadowing.insert(name.clone());
+            }
+        }
+
         Ok(())
     }
 
@@ -574,6 +582,11 @@ impl Analyzer {
         let mut used_vars = vec![];
         let mut comprs = vec![];
         traverse(expr, &mut |e| match e.as_ref() {
+            // OPA: before a local's `:=`, its name is the enclosing scope's variable.
+            Var { span: v, .. } if scope.reads_outer(v) => {
+                scope.inputs.insert(v.source_str());
+                Ok(false)
+            }
             Var { span: v, .. } if !matches!(v.text(), "_" | "input" | "data") => {
                 let name = v.source_str();
                 let is_extra_arg = match assigned_vars {
@@ -601,6 +614,10 @@ impl Analyzer {
 
             RefBrack { refr, index, .. } => {
                 traverse(index, &mut |e| match e.as_ref() {
+                    Var { span: v, .. } if scope.reads_outer(v) => {
+                        scope.inputs.insert(v.source_str());
+                        Ok(false)
+                    }
                     Var { span: v, .. } => {
                         let var = v.source_str();
                         if scope.locals.contains_key(&var) || scope.unscoped.contains(&var) {

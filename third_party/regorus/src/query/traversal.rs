@@ -22,6 +22,22 @@ pub struct Scope {
     pub unscoped: BTreeSet<SourceStr>,
     pub inputs: BTreeSet<SourceStr>,
     pub uses_input: bool,
+    /// Locals that also name a variable of an enclosing scope: a use before the local's
+    /// definition is the enclosing variable (OPA), not a use before definition.
+    pub shadowing: BTreeSet<SourceStr>,
+}
+
+impl Scope {
+    /// Whether `var` at this position reads the enclosing scope's variable of that name: the
+    /// local of the same name is defined further on.
+    pub fn reads_outer(&self, var: &Span) -> bool {
+        let name = var.source_str();
+        self.shadowing.contains(&name)
+            && self
+                .locals
+                .get(&name)
+                .is_some_and(|def| (var.line, var.col) < (def.line, def.col))
+    }
 }
 
 pub fn traverse(expr: &ExprRef, f: &mut dyn FnMut(&ExprRef) -> Result<bool>) -> Result<()> {

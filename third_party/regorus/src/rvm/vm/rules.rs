@@ -321,8 +321,8 @@ impl RegoVM {
         });
 
         let final_result = self.execute_rule_definitions_common(
-            &rule_definitions,
-            &rule_info,
+            rule_definitions,
+            rule_info,
             function_call_params,
         )?;
 
