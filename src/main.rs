@@ -1,8 +1,5 @@
 //! The policyctl binary: argv in, exit code out. Everything else lives in the library.
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(policyctl::cli::run(std::env::args_os()))
 }
