@@ -2704,6 +2704,30 @@ impl Interpreter {
         Ok(None)
     }
 
+    #[cfg(feature = "yaml")]
+    fn metadata_builtin(path: &str) -> Option<crate::annotations::MetadataBuiltin> {
+        crate::annotations::metadata_builtin(path)
+    }
+
+    #[cfg(not(feature = "yaml"))]
+    fn metadata_builtin(_path: &str) -> Option<()> {
+        None
+    }
+
+    #[cfg(feature = "yaml")]
+    fn eval_metadata(
+        kind: crate::annotations::MetadataBuiltin,
+        modules: &[Ref<Module>],
+        span: &Span,
+    ) -> Result<Value> {
+        crate::annotations::evaluate(kind, modules, span)
+    }
+
+    #[cfg(not(feature = "yaml"))]
+    fn eval_metadata(_kind: (), _modules: &[Ref<Module>], span: &Span) -> Result<Value> {
+        bail!(span.error("rego.metadata.* needs the `yaml` feature"))
+    }
+
     fn is_builtin(span: &Span, path: &str) -> bool {
         path == "print" || matches!(Self::lookup_builtin(span, path), Ok(Some(_)))
     }
@@ -2862,6 +2886,10 @@ impl Interpreter {
                     (&empty, None)
                 } else if selected_fcn_path == "print" {
                     return self.eval_print(span, params, param_values);
+                }
+                // rego.metadata.rule() / chain(): the annotations of the rule containing the call.
+                else if let Some(kind) = Self::metadata_builtin(&selected_fcn_path) {
+                    return Self::eval_metadata(kind, &self.compiled_policy.modules, span);
                 }
                 // Look up builtin function.
                 else if let Some(builtin) = Self::lookup_builtin(span, &selected_fcn_path)? {

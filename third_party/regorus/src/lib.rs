@@ -130,6 +130,8 @@ extern crate std;
 #[cfg(feature = "mimalloc")]
 mimalloc::assign_global!();
 
+#[cfg(feature = "yaml")]
+mod annotations;
 mod ast;
 mod builtins;
 mod compile;

@@ -96,6 +96,8 @@ lazy_static! {
 	//units::register(&mut m);
 	types::register(&mut m);
 	encoding::register(&mut m);
+	#[cfg(feature = "yaml")]
+	crate::annotations::register(&mut m);
 	#[cfg(feature = "crypto")]
 	crypto::register(&mut m);
 	#[cfg(feature = "time")]

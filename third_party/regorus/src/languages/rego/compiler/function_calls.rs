@@ -63,6 +63,23 @@ impl<'a> Compiler<'a> {
         let fcn_path = get_path_string(fcn, None)
             .map_err(|_| CompilerError::InvalidFunctionExpression.at(&span))?;
 
+        // rego.metadata.rule() / chain(): the annotations of the rule containing the call are
+        // known when it is compiled, so the call is a constant.
+        #[cfg(feature = "yaml")]
+        if let Some(kind) = crate::annotations::metadata_builtin(&fcn_path) {
+            let value = crate::annotations::evaluate(kind, &self.policy.inner.modules, &span)
+                .map_err(|e| {
+                    CompilerError::General {
+                        message: e.to_string(),
+                    }
+                    .at(&span)
+                })?;
+            let dest = self.alloc_register()?;
+            let literal_idx = self.add_literal(value);
+            self.emit_instruction(Instruction::Load { dest, literal_idx }, &span);
+            return Ok(dest);
+        }
+
         let original_fcn_path = fcn_path.clone();
         let full_fcn_path = if self.policy.inner.rules.contains_key(&fcn_path) {
             fcn_path
