@@ -306,3 +306,34 @@ deny contains msg if {
         );
     }
 }
+
+#[test]
+fn rego_metadata_rule_and_chain_read_the_rules_annotations() {
+    // Conforma-style policies build their messages from METADATA annotations.
+    let policy = r#"# METADATA
+# title: Images
+package main
+
+import rego.v1
+
+# METADATA
+# title: Pinned images
+# custom:
+#   short_name: pinned
+#   failure_msg: Image %s is not pinned to a digest
+deny contains msg if {
+  some c in input.spec.containers
+  not contains(c.image, "@sha256:")
+  meta := rego.metadata.rule()
+  chain := rego.metadata.chain()
+  msg := sprintf("%s: %s (%s)", [meta.custom.short_name, sprintf(meta.custom.failure_msg, [c.image]), chain[1].annotations.title])
+}
+"#;
+    let input = "spec:\n  containers:\n  - {name: a, image: nginx:1.25}\n  - {name: b, image: 'nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000'}\n";
+    for engine in run(policy, input) {
+        assert_eq!(
+            engine,
+            vec!["pinned: Image nginx:1.25 is not pinned to a digest (Images)".to_string()]
+        );
+    }
+}
