@@ -32,6 +32,14 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("io.jwt.verify_hs256", (jwt_verify_hs256, 2));
     m.insert("io.jwt.verify_hs384", (jwt_verify_hs384, 2));
     m.insert("io.jwt.verify_hs512", (jwt_verify_hs512, 2));
+    m.insert("io.jwt.verify_rs256", (jwt_verify_rs256, 2));
+    m.insert("io.jwt.verify_rs384", (jwt_verify_rs384, 2));
+    m.insert("io.jwt.verify_rs512", (jwt_verify_rs512, 2));
+    m.insert("io.jwt.verify_ps256", (jwt_verify_ps256, 2));
+    m.insert("io.jwt.verify_ps384", (jwt_verify_ps384, 2));
+    m.insert("io.jwt.verify_ps512", (jwt_verify_ps512, 2));
+    m.insert("io.jwt.verify_es256", (jwt_verify_es256, 2));
+    m.insert("io.jwt.verify_es384", (jwt_verify_es384, 2));
 }
 
 fn digest<D: Digest>(
@@ -202,3 +210,244 @@ fn jwt_verify_hs512(
 ) -> Result<Value> {
     jwt_verify_hmac::<Hmac<sha2::Sha512>>("io.jwt.verify_hs512", span, params, args)
 }
+
+/// The family of an asymmetric JWS algorithm, and ring's verification algorithm for it.
+#[derive(Clone, Copy)]
+enum Asym {
+    Rsa(&'static ring::signature::RsaParameters),
+    Ec(&'static ring::signature::EcdsaVerificationAlgorithm),
+}
+
+/// A DER element: (tag, contents, rest).
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let mut len = 0_usize;
+        for &b in &rest[..n] {
+            len = (len << 8) | usize::from(b);
+        }
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The key bits of a SubjectPublicKeyInfo: `SEQUENCE { algorithm, BIT STRING }`.
+fn spki_key(spki: &[u8]) -> Option<&[u8]> {
+    let (0x30, body, _) = der_next(spki)? else {
+        return None;
+    };
+    let (0x30, _, rest) = der_next(body)? else {
+        return None;
+    };
+    let (0x03, bits, _) = der_next(rest)? else {
+        return None;
+    };
+    // The first byte of a BIT STRING counts unused bits; keys use whole bytes.
+    match bits.split_first()? {
+        (0, key) => Some(key),
+        _ => None,
+    }
+}
+
+/// The SubjectPublicKeyInfo of an X.509 certificate (the 7th field of TBSCertificate, the 6th
+/// without the explicit version).
+fn certificate_spki(cert: &[u8]) -> Option<&[u8]> {
+    let (0x30, body, _) = der_next(cert)? else {
+        return None;
+    };
+    let (0x30, mut tbs, _) = der_next(body)? else {
+        return None;
+    };
+    if tbs.first() == Some(&0xa0) {
+        tbs = der_next(tbs)?.2;
+    }
+    // serial, signature, issuer, validity, subject
+    for _ in 0..5 {
+        tbs = der_next(tbs)?.2;
+    }
+    let (tag, _, rest) = der_next(tbs)?;
+    if tag != 0x30 {
+        return None;
+    }
+    Some(&tbs[..tbs.len() - rest.len()])
+}
+
+/// The public keys a `certificate` argument names, as ring wants them: PEM certificates or
+/// public keys (their key bits), or a JWK / JWK set (RSA `n`/`e`, EC `x`/`y`).
+enum PublicKey {
+    Der(Vec<u8>),
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Ec(Vec<u8>),
+}
+
+fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut label: Option<String> = None;
+    let mut body = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(l) = line
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+        {
+            label = Some(l.to_string());
+            body.clear();
+        } else if line.starts_with("-----END ") {
+            if let Some(l) = label.take() {
+                if let Ok(der) = data_encoding::BASE64.decode(body.as_bytes()) {
+                    out.push((l, der));
+                }
+            }
+        } else if label.is_some() {
+            body.push_str(line);
+        }
+    }
+    out
+}
+
+fn jwk_key(jwk: &Value) -> Option<PublicKey> {
+    let field = |name: &str| match &jwk[name] {
+        Value::String(s) => BASE64URL_NOPAD
+            .decode(s.trim_end_matches('=').as_bytes())
+            .ok(),
+        _ => None,
+    };
+    match &jwk["kty"] {
+        Value::String(k) if k.as_ref() == "RSA" => Some(PublicKey::Rsa {
+            n: field("n")?,
+            e: field("e")?,
+        }),
+        Value::String(k) if k.as_ref() == "EC" => {
+            let mut point = alloc::vec![0x04_u8];
+            point.extend(field("x")?);
+            point.extend(field("y")?);
+            Some(PublicKey::Ec(point))
+        }
+        _ => None,
+    }
+}
+
+fn public_keys(text: &str) -> Option<Vec<PublicKey>> {
+    if text.trim_start().starts_with('{') {
+        let jwk = Value::from_json_str(text).ok()?;
+        return match &jwk["keys"] {
+            Value::Array(keys) => Some(keys.iter().filter_map(jwk_key).collect()),
+            _ => jwk_key(&jwk).map(|k| alloc::vec![k]),
+        };
+    }
+    let mut keys = Vec::new();
+    for (label, der) in pem_blocks(text) {
+        let spki = match label.as_str() {
+            "CERTIFICATE" => certificate_spki(&der).map(<[u8]>::to_vec),
+            "PUBLIC KEY" => Some(der),
+            _ => None,
+        }?;
+        keys.push(PublicKey::Der(spki_key(&spki)?.to_vec()));
+    }
+    (!keys.is_empty()).then_some(keys)
+}
+
+fn jwt_verify_asym(
+    name: &'static str,
+    alg: Asym,
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+) -> Result<Value> {
+    ensure_args_count(span, name, params, args, 2)?;
+    let token = ensure_string(name, &params[0], &args[0])?;
+    let certificate = ensure_string(name, &params[1], &args[1])?;
+    let [h, p, s] = jwt_parts(name, &params[0], &token)?;
+    let signature = b64url(name, &params[0], s)?;
+    let message = format!("{h}.{p}");
+    let Some(keys) = public_keys(&certificate) else {
+        bail!(params[1].span().error(&format!(
+            "`{name}`: expected a PEM certificate or public key, or a JWK (set)"
+        )));
+    };
+    // Any key of the set that verifies the signature.
+    let verified = keys.iter().any(|key| match (alg, key) {
+        (Asym::Rsa(params), PublicKey::Der(der)) => {
+            ring::signature::UnparsedPublicKey::new(params, der)
+                .verify(message.as_bytes(), &signature)
+                .is_ok()
+        }
+        (Asym::Rsa(params), PublicKey::Rsa { n, e }) => {
+            ring::signature::RsaPublicKeyComponents { n, e }
+                .verify(params, message.as_bytes(), &signature)
+                .is_ok()
+        }
+        (Asym::Ec(alg), PublicKey::Der(point) | PublicKey::Ec(point)) => {
+            ring::signature::UnparsedPublicKey::new(alg, point)
+                .verify(message.as_bytes(), &signature)
+                .is_ok()
+        }
+        _ => false,
+    });
+    Ok(Value::from(verified))
+}
+
+macro_rules! jwt_verify_fn {
+    ($fn_name:ident, $name:literal, $alg:expr) => {
+        fn $fn_name(
+            span: &Span,
+            params: &[Ref<Expr>],
+            args: &[Value],
+            _strict: bool,
+        ) -> Result<Value> {
+            jwt_verify_asym($name, $alg, span, params, args)
+        }
+    };
+}
+
+jwt_verify_fn!(
+    jwt_verify_rs256,
+    "io.jwt.verify_rs256",
+    Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA256)
+);
+jwt_verify_fn!(
+    jwt_verify_rs384,
+    "io.jwt.verify_rs384",
+    Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA384)
+);
+jwt_verify_fn!(
+    jwt_verify_rs512,
+    "io.jwt.verify_rs512",
+    Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA512)
+);
+jwt_verify_fn!(
+    jwt_verify_ps256,
+    "io.jwt.verify_ps256",
+    Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA256)
+);
+jwt_verify_fn!(
+    jwt_verify_ps384,
+    "io.jwt.verify_ps384",
+    Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA384)
+);
+jwt_verify_fn!(
+    jwt_verify_ps512,
+    "io.jwt.verify_ps512",
+    Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA512)
+);
+jwt_verify_fn!(
+    jwt_verify_es256,
+    "io.jwt.verify_es256",
+    Asym::Ec(&ring::signature::ECDSA_P256_SHA256_FIXED)
+);
+jwt_verify_fn!(
+    jwt_verify_es384,
+    "io.jwt.verify_es384",
+    Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED)
+);
