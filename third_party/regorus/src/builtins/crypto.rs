@@ -40,6 +40,7 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("io.jwt.verify_ps512", (jwt_verify_ps512, 2));
     m.insert("io.jwt.verify_es256", (jwt_verify_es256, 2));
     m.insert("io.jwt.verify_es384", (jwt_verify_es384, 2));
+    m.insert("io.jwt.decode_verify", (jwt_decode_verify, 2));
 }
 
 fn digest<D: Digest>(
@@ -376,26 +377,31 @@ fn jwt_verify_asym(
             "`{name}`: expected a PEM certificate or public key, or a JWK (set)"
         )));
     };
-    // Any key of the set that verifies the signature.
-    let verified = keys.iter().any(|key| match (alg, key) {
+    Ok(Value::from(verify_with_keys(
+        alg, &keys, &message, &signature,
+    )))
+}
+
+/// Whether any of `keys` verifies `signature` over `message` with `alg`.
+fn verify_with_keys(alg: Asym, keys: &[PublicKey], message: &str, signature: &[u8]) -> bool {
+    keys.iter().any(|key| match (alg, key) {
         (Asym::Rsa(params), PublicKey::Der(der)) => {
             ring::signature::UnparsedPublicKey::new(params, der)
-                .verify(message.as_bytes(), &signature)
+                .verify(message.as_bytes(), signature)
                 .is_ok()
         }
         (Asym::Rsa(params), PublicKey::Rsa { n, e }) => {
             ring::signature::RsaPublicKeyComponents { n, e }
-                .verify(params, message.as_bytes(), &signature)
+                .verify(params, message.as_bytes(), signature)
                 .is_ok()
         }
         (Asym::Ec(alg), PublicKey::Der(point) | PublicKey::Ec(point)) => {
             ring::signature::UnparsedPublicKey::new(alg, point)
-                .verify(message.as_bytes(), &signature)
+                .verify(message.as_bytes(), signature)
                 .is_ok()
         }
         _ => false,
-    });
-    Ok(Value::from(verified))
+    })
 }
 
 macro_rules! jwt_verify_fn {
@@ -451,3 +457,135 @@ jwt_verify_fn!(
     "io.jwt.verify_es384",
     Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED)
 );
+
+/// The asymmetric algorithm a JWS `alg` names.
+fn asym_alg(alg: &str) -> Option<Asym> {
+    Some(match alg {
+        "RS256" => Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA256),
+        "RS384" => Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA384),
+        "RS512" => Asym::Rsa(&ring::signature::RSA_PKCS1_2048_8192_SHA512),
+        "PS256" => Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA256),
+        "PS384" => Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA384),
+        "PS512" => Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA512),
+        "ES256" => Asym::Ec(&ring::signature::ECDSA_P256_SHA256_FIXED),
+        "ES384" => Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED),
+        _ => return None,
+    })
+}
+
+fn hmac_verifies<M: Mac + KeyInit>(secret: &str, message: &str, signature: &[u8]) -> bool {
+    <M as KeyInit>::new_from_slice(secret.as_bytes()).is_ok_and(|mut m| {
+        m.update(message.as_bytes());
+        m.verify_slice(signature).is_ok()
+    })
+}
+
+/// A numeric claim (`exp`, `nbf`) in nanoseconds.
+fn claim_ns(payload: &Value, claim: &str) -> Option<f64> {
+    match &payload[claim] {
+        Value::Number(n) => n.as_f64().map(|s| s * 1e9),
+        _ => None,
+    }
+}
+
+/// `io.jwt.decode_verify(jwt, constraints)`: `[true, header, payload]` when the signature
+/// verifies with `cert` or `secret` and the token meets `alg`, `iss`, `aud` and the time
+/// (`time`, nanoseconds, default now; `exp`, `nbf`); else `[false, {}, {}]`.
+fn jwt_decode_verify(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "io.jwt.decode_verify";
+    ensure_args_count(span, name, params, args, 2)?;
+    let token = ensure_string(name, &params[0], &args[0])?;
+    let Value::Object(constraints) = &args[1] else {
+        bail!(params[1]
+            .span()
+            .error(&format!("`{name}` expects an object of constraints")));
+    };
+    let (mut cert, mut secret, mut alg, mut iss, mut aud, mut time) =
+        (None, None, None, None, None, None);
+    for (k, v) in constraints.iter() {
+        match (k, v) {
+            (Value::String(k), Value::String(s)) if k.as_ref() == "cert" => cert = Some(s.clone()),
+            (Value::String(k), Value::String(s)) if k.as_ref() == "secret" => {
+                secret = Some(s.clone())
+            }
+            (Value::String(k), Value::String(s)) if k.as_ref() == "alg" => alg = Some(s.clone()),
+            (Value::String(k), Value::String(s)) if k.as_ref() == "iss" => iss = Some(s.clone()),
+            (Value::String(k), Value::String(s)) if k.as_ref() == "aud" => aud = Some(s.clone()),
+            (Value::String(k), Value::Number(n)) if k.as_ref() == "time" => time = n.as_f64(),
+            _ => bail!(params[1].span().error(&format!(
+                "`{name}`: unknown token validation constraint {k}"
+            ))),
+        }
+    }
+    if cert.is_some() == secret.is_some() {
+        bail!(params[1].span().error(&format!(
+            "`{name}`: give exactly one of `cert` and `secret`"
+        )));
+    }
+    let [h, p, s] = jwt_parts(name, &params[0], &token)?;
+    let header = json_part(name, &params[0], h)?;
+    let payload = json_part(name, &params[0], p)?;
+    let signature = b64url(name, &params[0], s)?;
+    let message = format!("{h}.{p}");
+    let invalid = Value::from(Vec::from([
+        Value::from(false),
+        Value::new_object(),
+        Value::new_object(),
+    ]));
+
+    let Value::String(token_alg) = &header["alg"] else {
+        return Ok(invalid);
+    };
+    if alg.as_ref().is_some_and(|a| a != token_alg) {
+        return Ok(invalid);
+    }
+    let verified = match (token_alg.as_ref(), &secret, &cert) {
+        ("HS256", Some(k), _) => hmac_verifies::<Hmac<sha2::Sha256>>(k, &message, &signature),
+        ("HS384", Some(k), _) => hmac_verifies::<Hmac<sha2::Sha384>>(k, &message, &signature),
+        ("HS512", Some(k), _) => hmac_verifies::<Hmac<sha2::Sha512>>(k, &message, &signature),
+        (a, _, Some(c)) => match (asym_alg(a), public_keys(c)) {
+            (Some(alg), Some(keys)) => verify_with_keys(alg, &keys, &message, &signature),
+            (_, None) => bail!(params[1].span().error(&format!(
+                "`{name}`: `cert` is not a PEM certificate or public key, or a JWK (set)"
+            ))),
+            _ => false,
+        },
+        _ => false,
+    };
+    if !verified {
+        return Ok(invalid);
+    }
+
+    let now = match time {
+        Some(t) => t,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1e9)
+            .unwrap_or(0.0),
+    };
+    if claim_ns(&payload, "exp").is_some_and(|exp| now >= exp)
+        || claim_ns(&payload, "nbf").is_some_and(|nbf| now < nbf)
+    {
+        return Ok(invalid);
+    }
+    if let Some(iss) = &iss {
+        if !matches!(&payload["iss"], Value::String(t) if t == iss) {
+            return Ok(invalid);
+        }
+    }
+    let audience_ok = match (&payload["aud"], &aud) {
+        (Value::Undefined, None) => true,
+        (Value::String(t), Some(a)) => t == a,
+        (Value::Array(ts), Some(a)) => ts.iter().any(|t| matches!(t, Value::String(t) if t == a)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Ok(invalid);
+    }
+    Ok(Value::from(Vec::from([Value::from(true), header, payload])))
+}
