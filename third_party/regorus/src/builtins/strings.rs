@@ -37,6 +37,7 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("strings.any_prefix_match", (any_prefix_match, 2));
     m.insert("strings.any_suffix_match", (any_suffix_match, 2));
     m.insert("strings.count", (strings_count, 2));
+    m.insert("strings.render_template", (render_template, 2));
     m.insert("strings.replace_n", (replace_n, 2));
     m.insert("strings.reverse", (reverse, 1));
     m.insert("substring", (substring, 3));
@@ -824,4 +825,127 @@ mod tests {
         assert_eq!(quote("\u{1F642}", Width::Cell(6)), "   \"\u{1F642}\"");
         assert_eq!(quote("\u{1F642}x", Width::Decimals(1)), "\"\u{1F642}\"");
     }
+}
+
+/// A value as Go's `fmt` prints it with `%v` after OPA's JSON round trip (what
+/// `text/template` writes for `{{.x}}`): maps as `map[k:v …]` with sorted keys, arrays as
+/// `[a b]`, null as `<nil>`, numbers as their JSON text.
+fn go_format(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(_) => out.push_str(&v.to_string()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                go_format(item, out);
+            }
+            out.push(']');
+        }
+        Value::Set(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                go_format(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push_str("map[");
+            for (i, (k, val)) in fields.iter_sorted().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                go_format(k, out);
+                out.push(':');
+                go_format(val, out);
+            }
+            out.push(']');
+        }
+        Value::Undefined => out.push_str("<no value>"),
+    }
+}
+
+/// `strings.render_template(template, vars)`: Go's `text/template` with OPA's
+/// `missingkey=error`. Field references (`{{.name}}`, `{{ .a.b }}`, `{{.}}`), trim markers
+/// (`{{-`, `-}}`) and comments (`{{/* … */}}`) are supported; any other action (`if`,
+/// `range`, pipelines, functions, variables) is an error naming it, never a wrong rendering.
+fn render_template(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "strings.render_template";
+    ensure_args_count(span, name, params, args, 2)?;
+    let template = ensure_string(name, &params[0], &args[0])?;
+    if !matches!(&args[1], Value::Object(_)) {
+        bail!(params[1]
+            .span()
+            .error(&format!("`{name}` expects an object of template variables")));
+    }
+    let fail = |msg: String| anyhow::anyhow!(params[0].span().error(&format!("`{name}`: {msg}")));
+    let mut out = String::new();
+    let mut rest: &str = &template;
+    while let Some(open) = rest.find("{{") {
+        let mut text = &rest[..open];
+        let after = &rest[open + 2..];
+        let (trim_left, after) = match after.strip_prefix("- ") {
+            Some(a) => (true, a),
+            None => (false, after),
+        };
+        if trim_left {
+            text = text.trim_end();
+        }
+        out.push_str(text);
+        let close = after
+            .find("}}")
+            .ok_or_else(|| fail("unclosed action".into()))?;
+        let mut action = &after[..close];
+        let mut next = &after[close + 2..];
+        if let Some(a) = action.strip_suffix(" -") {
+            action = a;
+            next = next.trim_start();
+        }
+        rest = next;
+        let action = action.trim();
+        if action.starts_with("/*") && action.ends_with("*/") {
+            continue;
+        }
+        if action != "." && !action.starts_with('.') {
+            return Err(fail(format!(
+                "unsupported template action {{{{{action}}}}}: only field references like {{{{.name}}}} are supported"
+            )));
+        }
+        let mut value = &args[1];
+        if action != "." {
+            for field in action[1..].split('.') {
+                if field.is_empty() || !field.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(fail(format!(
+                        "unsupported template action {{{{{action}}}}}: only field references like {{{{.name}}}} are supported"
+                    )));
+                }
+                value = match value {
+                    Value::Object(fields) => fields
+                        .get(&Value::from(field))
+                        .ok_or_else(|| fail(format!("map has no entry for key \"{field}\"")))?,
+                    other => {
+                        return Err(fail(format!(
+                            "can't evaluate field {field} in {}",
+                            crate::builtins::types::get_type(other)
+                        )))
+                    }
+                };
+            }
+        }
+        go_format(value, &mut out);
+    }
+    out.push_str(rest);
+    Ok(Value::from(out))
 }
