@@ -67,6 +67,20 @@ use crate::Map as BuiltinsMap;
 use anyhow::Result;
 use lazy_static::lazy_static;
 
+/// A builtin that cannot give OPA's result for these arguments (a feature it does not
+/// implement, e.g. a `text/template` action). Always an error, also with non-strict builtin
+/// errors: the expression must never be silently undefined where OPA has a value.
+#[derive(Debug, Clone)]
+pub struct UnsupportedError(pub alloc::string::String);
+
+impl core::fmt::Display for UnsupportedError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::error::Error for UnsupportedError {}
+
 pub type BuiltinFcn = (fn(&Span, &[Ref<Expr>], &[Value], bool) -> Result<Value>, u8);
 
 #[rustfmt::skip]

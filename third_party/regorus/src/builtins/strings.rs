@@ -891,6 +891,17 @@ fn render_template(
             .error(&format!("`{name}` expects an object of template variables")));
     }
     let fail = |msg: String| anyhow::anyhow!(params[0].span().error(&format!("`{name}`: {msg}")));
+    // An action Go would render and this implementation does not: never undefined.
+    let unsupported = |action: &str| {
+        anyhow::Error::new(builtins::UnsupportedError(
+            params[0]
+                .span()
+                .error(&format!(
+                    "`{name}`: unsupported template action {{{{{action}}}}}: only field references like {{{{.name}}}} are supported"
+                ))
+                .to_string(),
+        ))
+    };
     let mut out = String::new();
     let mut rest: &str = &template;
     while let Some(open) = rest.find("{{") {
@@ -919,17 +930,13 @@ fn render_template(
             continue;
         }
         if action != "." && !action.starts_with('.') {
-            return Err(fail(format!(
-                "unsupported template action {{{{{action}}}}}: only field references like {{{{.name}}}} are supported"
-            )));
+            return Err(unsupported(action));
         }
         let mut value = &args[1];
         if action != "." {
             for field in action[1..].split('.') {
                 if field.is_empty() || !field.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                    return Err(fail(format!(
-                        "unsupported template action {{{{{action}}}}}: only field references like {{{{.name}}}} are supported"
-                    )));
+                    return Err(unsupported(action));
                 }
                 value = match value {
                     Value::Object(fields) => fields

@@ -228,6 +228,11 @@ pub enum VmError {
     #[error("numeric overflow in {operation} (pc={pc})")]
     NumericOverflow { operation: &'static str, pc: usize },
 
+    /// A builtin that cannot give OPA's result (`builtins::UnsupportedError`): fatal, never
+    /// an undefined value.
+    #[error("{message} (pc={pc})")]
+    UnsupportedBuiltin { message: String, pc: usize },
+
     #[error("Entry point index {index} out of bounds (max: {max_index}, pc={pc})")]
     InvalidEntryPointIndex {
         index: usize,
@@ -348,6 +353,12 @@ impl From<anyhow::Error> for VmError {
                 crate::LimitError::RegexSizeLimitExceeded { limit } => {
                     VmError::RegexSizeLimitExceeded { limit, pc: 0 }
                 }
+            };
+        }
+        if let Some(unsupported) = err.downcast_ref::<crate::builtins::UnsupportedError>() {
+            return VmError::UnsupportedBuiltin {
+                message: unsupported.0.clone(),
+                pc: 0,
             };
         }
         if let Some(overflow) = err.downcast_ref::<crate::number::NumericOverflowError>() {

@@ -125,7 +125,10 @@ impl RegoVM {
             // Resource-limit errors must always propagate, even in non-strict
             // mode, to prevent `not builtin(...)` from silently flipping to true.
             Err(e) if !self.strict_builtin_errors => {
-                if e.downcast_ref::<crate::LimitError>().is_some() {
+                if e.downcast_ref::<crate::LimitError>().is_some()
+                    || e.downcast_ref::<crate::builtins::UnsupportedError>()
+                        .is_some()
+                {
                     self.dummy_exprs = dummy_exprs;
                     self.cached_builtin_args = args;
                     return Err(e.into());

@@ -30,6 +30,7 @@ impl RegoVM {
                 | VmError::InstructionLimitExceeded { .. }
                 | VmError::NumericOverflow { .. }
                 | VmError::RuleConflict { .. }
+                | VmError::UnsupportedBuiltin { .. }
         )
     }
 
