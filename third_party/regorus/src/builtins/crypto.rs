@@ -41,6 +41,8 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("io.jwt.verify_es256", (jwt_verify_es256, 2));
     m.insert("io.jwt.verify_es384", (jwt_verify_es384, 2));
     m.insert("io.jwt.decode_verify", (jwt_decode_verify, 2));
+    m.insert("io.jwt.encode_sign", (jwt_encode_sign, 3));
+    m.insert("io.jwt.encode_sign_raw", (jwt_encode_sign_raw, 3));
 }
 
 fn digest<D: Digest>(
@@ -588,4 +590,229 @@ fn jwt_decode_verify(
         return Ok(invalid);
     }
     Ok(Value::from(Vec::from([Value::from(true), header, payload])))
+}
+
+/// JSON as Go's `json.Marshal` writes it (what OPA signs): compact, object keys sorted, `<`, `>`,
+/// `&`, U+2028 and U+2029 escaped.
+fn go_json(v: &Value, out: &mut String) -> core::result::Result<(), String> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(_) => out.push_str(&v.to_string()),
+        Value::String(s) => go_json_string(s, out)?,
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_json(item, out)?;
+            }
+            out.push(']');
+        }
+        Value::Set(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                go_json(item, out)?;
+            }
+            out.push(']');
+        }
+        Value::Object(fields) => {
+            out.push('{');
+            for (i, (k, val)) in fields.iter_sorted().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let Value::String(k) = k else {
+                    return Err(format!("object key {k} is not a string"));
+                };
+                go_json_string(k, out)?;
+                out.push(':');
+                go_json(val, out)?;
+            }
+            out.push('}');
+        }
+        Value::Undefined => return Err("undefined value".into()),
+    }
+    Ok(())
+}
+
+fn go_json_string(s: &str, out: &mut String) -> core::result::Result<(), String> {
+    let quoted = serde_json::to_string(s).map_err(|e| e.to_string())?;
+    for c in quoted.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    Ok(())
+}
+
+/// A JWK field as bytes (base64url, padding tolerated).
+fn jwk_bytes(key: &Value, field: &str) -> Option<Vec<u8>> {
+    match &key[field] {
+        Value::String(s) => BASE64URL_NOPAD
+            .decode(s.trim_end_matches('=').as_bytes())
+            .ok(),
+        _ => None,
+    }
+}
+
+/// The JWS signature of `message` with the JWK `key` for `alg`.
+fn jws_sign(alg: &str, key: &Value, message: &[u8]) -> core::result::Result<Vec<u8>, String> {
+    use ring::signature;
+    let rng = ring::rand::SystemRandom::new();
+    let kty = match &key["kty"] {
+        Value::String(k) => k.to_string(),
+        _ => return Err("the key has no `kty`".into()),
+    };
+    let need =
+        |field: &str| jwk_bytes(key, field).ok_or_else(|| format!("the key has no `{field}`"));
+    let hmac = |k: &[u8]| -> core::result::Result<Vec<u8>, String> {
+        match alg {
+            "HS256" => mac::<Hmac<sha2::Sha256>>(k, message),
+            "HS384" => mac::<Hmac<sha2::Sha384>>(k, message),
+            _ => mac::<Hmac<sha2::Sha512>>(k, message),
+        }
+        .map_err(|e| e.to_string())
+    };
+    match (alg, kty.as_str()) {
+        ("HS256" | "HS384" | "HS512", "oct") => hmac(&need("k")?),
+        ("RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512", "RSA") => {
+            let pair = signature::RsaKeyPair::from_components(&ring::rsa::KeyPairComponents {
+                public_key: signature::RsaPublicKeyComponents {
+                    n: need("n")?,
+                    e: need("e")?,
+                },
+                d: need("d")?,
+                p: need("p")?,
+                q: need("q")?,
+                dP: need("dp")?,
+                dQ: need("dq")?,
+                qInv: need("qi")?,
+            })
+            .map_err(|e| format!("invalid RSA key: {e}"))?;
+            let padding: &'static dyn signature::RsaEncoding = match alg {
+                "RS256" => &signature::RSA_PKCS1_SHA256,
+                "RS384" => &signature::RSA_PKCS1_SHA384,
+                "RS512" => &signature::RSA_PKCS1_SHA512,
+                "PS256" => &signature::RSA_PSS_SHA256,
+                "PS384" => &signature::RSA_PSS_SHA384,
+                _ => &signature::RSA_PSS_SHA512,
+            };
+            let mut sig = alloc::vec![0_u8; pair.public().modulus_len()];
+            pair.sign(padding, &rng, message, &mut sig)
+                .map_err(|_| "RSA signing failed".to_string())?;
+            Ok(sig)
+        }
+        ("ES256" | "ES384", "EC") => {
+            let signing = if alg == "ES256" {
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+            } else {
+                &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+            };
+            let mut point = alloc::vec![0x04_u8];
+            point.extend(need("x")?);
+            point.extend(need("y")?);
+            let pair = signature::EcdsaKeyPair::from_private_key_and_public_key(
+                signing,
+                &need("d")?,
+                &point,
+                &rng,
+            )
+            .map_err(|e| format!("invalid EC key: {e}"))?;
+            Ok(pair
+                .sign(&rng, message)
+                .map_err(|_| "ECDSA signing failed".to_string())?
+                .as_ref()
+                .to_vec())
+        }
+        _ => Err(format!("a `{kty}` key cannot sign `{alg}`")),
+    }
+}
+
+/// Signs `header.payload` (JSON texts) with the JWK `key` per the header's `alg`.
+fn jwt_encode(
+    name: &'static str,
+    span: &Span,
+    header: &str,
+    payload: &str,
+    key: &Value,
+) -> Result<Value> {
+    let alg = match Value::from_json_str(header).map(|h| h["alg"].clone()) {
+        Ok(Value::String(a)) => a,
+        _ => bail!(span.error(&format!("`{name}`: the header has no `alg`"))),
+    };
+    let supported = [
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384",
+    ];
+    if !supported.contains(&alg.as_ref()) {
+        // OPA signs more (ES512, EdDSA); refusing is never a wrong token.
+        return Err(anyhow::Error::new(builtins::UnsupportedError(
+            span.error(&format!("`{name}`: signing with `{alg}` is not supported"))
+                .to_string(),
+        )));
+    }
+    let signing_input = format!(
+        "{}.{}",
+        BASE64URL_NOPAD.encode(header.as_bytes()),
+        BASE64URL_NOPAD.encode(payload.as_bytes())
+    );
+    let signature = jws_sign(&alg, key, signing_input.as_bytes())
+        .map_err(|e| anyhow::anyhow!(span.error(&format!("`{name}`: {e}"))))?;
+    Ok(Value::from(format!(
+        "{signing_input}.{}",
+        BASE64URL_NOPAD.encode(&signature)
+    )))
+}
+
+/// `io.jwt.encode_sign(headers, payload, key)`: objects, serialized as Go's `json.Marshal` does.
+fn jwt_encode_sign(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "io.jwt.encode_sign";
+    ensure_args_count(span, name, params, args, 3)?;
+    let mut text = [String::new(), String::new()];
+    for (i, t) in text.iter_mut().enumerate() {
+        if !matches!(&args[i], Value::Object(_)) {
+            bail!(params[i]
+                .span()
+                .error(&format!("`{name}` expects an object")));
+        }
+        go_json(&args[i], t).map_err(|e| anyhow::anyhow!(params[i].span().error(&e)))?;
+    }
+    if !matches!(&args[2], Value::Object(_)) {
+        bail!(params[2]
+            .span()
+            .error(&format!("`{name}` expects a JWK object as the key")));
+    }
+    jwt_encode(name, span, &text[0], &text[1], &args[2])
+}
+
+/// `io.jwt.encode_sign_raw(headers, payload, key)`: JSON texts, signed as given.
+fn jwt_encode_sign_raw(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    let name = "io.jwt.encode_sign_raw";
+    ensure_args_count(span, name, params, args, 3)?;
+    let header = ensure_string(name, &params[0], &args[0])?;
+    let payload = ensure_string(name, &params[1], &args[1])?;
+    let key = ensure_string(name, &params[2], &args[2])?;
+    let key = Value::from_json_str(&key)
+        .map_err(|e| anyhow::anyhow!(params[2].span().error(&format!("`{name}`: {e}"))))?;
+    jwt_encode(name, span, &header, &payload, &key)
 }
