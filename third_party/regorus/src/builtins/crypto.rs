@@ -40,6 +40,7 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("io.jwt.verify_ps512", (jwt_verify_ps512, 2));
     m.insert("io.jwt.verify_es256", (jwt_verify_es256, 2));
     m.insert("io.jwt.verify_es384", (jwt_verify_es384, 2));
+    m.insert("io.jwt.verify_es512", (jwt_verify_es512, 2));
     m.insert("io.jwt.decode_verify", (jwt_decode_verify, 2));
     m.insert("io.jwt.encode_sign", (jwt_encode_sign, 3));
     m.insert("io.jwt.encode_sign_raw", (jwt_encode_sign_raw, 3));
@@ -219,6 +220,8 @@ fn jwt_verify_hs512(
 enum Asym {
     Rsa(&'static ring::signature::RsaParameters),
     Ec(&'static ring::signature::EcdsaVerificationAlgorithm),
+    /// P-521 with SHA-512 (`ring` has no P-521).
+    Es512,
 }
 
 /// A DER element: (tag, contents, rest).
@@ -402,6 +405,16 @@ fn verify_with_keys(alg: Asym, keys: &[PublicKey], message: &str, signature: &[u
                 .verify(message.as_bytes(), signature)
                 .is_ok()
         }
+        (Asym::Es512, PublicKey::Der(point) | PublicKey::Ec(point)) => {
+            use p521::ecdsa::signature::Verifier as _;
+            match (
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(point),
+                p521::ecdsa::Signature::from_slice(signature),
+            ) {
+                (Ok(key), Ok(sig)) => key.verify(message.as_bytes(), &sig).is_ok(),
+                _ => false,
+            }
+        }
         _ => false,
     })
 }
@@ -459,6 +472,7 @@ jwt_verify_fn!(
     "io.jwt.verify_es384",
     Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED)
 );
+jwt_verify_fn!(jwt_verify_es512, "io.jwt.verify_es512", Asym::Es512);
 
 /// The asymmetric algorithm a JWS `alg` names.
 fn asym_alg(alg: &str) -> Option<Asym> {
@@ -471,6 +485,7 @@ fn asym_alg(alg: &str) -> Option<Asym> {
         "PS512" => Asym::Rsa(&ring::signature::RSA_PSS_2048_8192_SHA512),
         "ES256" => Asym::Ec(&ring::signature::ECDSA_P256_SHA256_FIXED),
         "ES384" => Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED),
+        "ES512" => Asym::Es512,
         _ => return None,
     })
 }
@@ -734,6 +749,13 @@ fn jws_sign(alg: &str, key: &Value, message: &[u8]) -> core::result::Result<Vec<
                 .as_ref()
                 .to_vec())
         }
+        ("ES512", "EC") => {
+            use p521::ecdsa::signature::Signer as _;
+            let key = p521::ecdsa::SigningKey::from_slice(&need("d")?)
+                .map_err(|e| format!("invalid EC key: {e}"))?;
+            let sig: p521::ecdsa::Signature = key.sign(message);
+            Ok(sig.to_bytes().to_vec())
+        }
         _ => Err(format!("a `{kty}` key cannot sign `{alg}`")),
     }
 }
@@ -752,10 +774,10 @@ fn jwt_encode(
     };
     let supported = [
         "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-        "ES384",
+        "ES384", "ES512",
     ];
     if !supported.contains(&alg.as_ref()) {
-        // OPA signs more (ES512, EdDSA); refusing is never a wrong token.
+        // OPA signs more (EdDSA); refusing is never a wrong token.
         return Err(anyhow::Error::new(builtins::UnsupportedError(
             span.error(&format!("`{name}`: signing with `{alg}` is not supported"))
                 .to_string(),
