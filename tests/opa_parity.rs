@@ -340,13 +340,16 @@ deny contains msg if {
 
 #[test]
 fn render_template_renders_field_references_and_refuses_other_actions() {
-    let policy = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind}} {{.metadata.name}} is not allowed\", input) if input.kind == \"Pod\"\n";
-    for engine in run(policy, "kind: Pod\nmetadata: {name: web}\n") {
-        assert_eq!(engine, vec!["Pod web is not allowed".to_string()]);
+    let policy = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind}} {{.metadata.name}} is not allowed{{range .spec.containers}} [{{.name}}]{{end}}\", input) if input.kind == \"Pod\"\n";
+    for engine in run(
+        policy,
+        "kind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: a}, {name: b}]}\n",
+    ) {
+        assert_eq!(engine, vec!["Pod web is not allowed [a] [b]".to_string()]);
     }
-    // OPA would render `if`; policyctl cannot, so the document is an error (exit 2), never a
-    // rule that silently produced nothing.
-    let unsupported = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{if .kind}}bad{{end}}\", input) if input.kind == \"Pod\"\n";
+    // OPA would render a pipeline; policyctl cannot, so the document is an error (exit 2), never
+    // a rule that silently produced nothing.
+    let unsupported = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind | printf \\\"%q\\\"}}\", input) if input.kind == \"Pod\"\n";
     for errors in run_errors(unsupported, "kind: Pod\n") {
         assert!(errors.contains("unsupported template action"), "{errors}");
     }
