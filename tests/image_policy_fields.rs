@@ -21,23 +21,9 @@ fn indent(text: &str, n: usize) -> String {
 
 /// `verify-image -o json` → (exit code, first image verdict, stderr).
 fn verify(policy: &Path, registry: &str, image: &str, extra: &[&str]) -> (i32, Value, String) {
-    let out = policyctl()
-        .args([
-            "verify-image",
-            "-o",
-            "json",
-            "--insecure-registry",
-            registry,
-            "-p",
-        ])
-        .arg(policy)
-        .args(extra)
-        .arg(image)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap(), v["images"][0].clone(), stderr)
+    let mut args = vec!["-p", policy.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    common::verify_image(registry, &args, image, &[])
 }
 
 fn reasons(v: &Value) -> String {
@@ -800,21 +786,10 @@ fn verify_image_takes_cosigns_flags_without_a_policy_file() {
         path.to_string_lossy().into_owned()
     };
     let (good, bad) = (write_key("good.pub", &key), write_key("bad.pub", &other));
+    let image = reg.image("adhoc/app", "1");
     let run = |args: &[&str]| {
-        let out = policyctl()
-            .args([
-                "verify-image",
-                "-o",
-                "json",
-                "--insecure-registry",
-                &reg.addr,
-            ])
-            .args(args)
-            .arg(reg.image("adhoc/app", "1"))
-            .output()
-            .unwrap();
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (out.status.code().unwrap(), v["images"][0].clone())
+        let (code, v, _) = common::verify_image(&reg.addr, args, &image, &[]);
+        (code, v)
     };
     let (code, v) = run(&["--key", &good]);
     assert_eq!(code, 0, "{v:#}");

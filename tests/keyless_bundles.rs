@@ -8,7 +8,7 @@
 mod common;
 use common::oci::{Pusher, TestRegistry};
 use common::webhook::{review, Webhook};
-use common::{check_json, findings, policyctl};
+use common::{check_json, findings};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -88,25 +88,35 @@ fn policy(identity: &str, issuer: &str, predicate: &str, trust_root: Option<&str
 
 /// `verify-image -o json -p DIR IMAGE`: (exit code, the image's verdict or null, stderr).
 fn run_verify(dir: &Path, registry: &str, image: &str) -> (i32, Value, String) {
-    let out = policyctl()
-        .args([
-            "verify-image",
-            "-o",
-            "json",
-            "--insecure-registry",
-            registry,
-            "-p",
-        ])
-        .arg(dir)
-        .arg(image)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (
-        out.status.code().unwrap(),
-        v["images"][0].clone(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
+    common::verify_image(registry, &["-p", dir.to_str().unwrap()], image, &[])
+}
+
+/// A loopback registry with the production attested image, and a policy directory requiring
+/// its signer (cody@soyland.com via GitHub) through `trust_root` (or the public-good root).
+fn cody_image_and_policy(trust_root: Option<&str>) -> (TestRegistry, String, tempfile::TempDir) {
+    let reg = TestRegistry::start();
+    let image = push(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cip.yaml"),
+        policy(
+            "cody@soyland.com",
+            "https://github.com/login/oauth",
+            CUSTOM,
+            trust_root,
+        ),
     )
+    .unwrap();
+    (reg, image, dir)
+}
+
+/// The production trusted root (`trusted_root.json`), and the same root without any
+/// certificate authority (so it cannot vouch for the signer).
+fn production_root_and_narrowed() -> (Vec<u8>, Vec<u8>) {
+    let full = std::fs::read(Path::new(ART).join("trusted_root.json")).unwrap();
+    let mut narrowed: Value = serde_json::from_slice(&full).unwrap();
+    narrowed["certificateAuthorities"] = json!([]);
+    (full, serde_json::to_vec(&narrowed).unwrap())
 }
 
 /// As [`run_verify`], for a run that must produce a verdict.
@@ -236,52 +246,17 @@ fn a_production_cosign_v3_attestation_bundle_passes_and_only_for_its_signer() {
 
 #[test]
 fn the_public_good_root_is_refreshed_through_tuf_and_falls_back_to_the_embedded_one() {
-    let reg = TestRegistry::start();
-    let image = push(&reg);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cip.yaml"),
-        policy(
-            "cody@soyland.com",
-            "https://github.com/login/oauth",
-            CUSTOM,
-            None,
-        ),
-    )
-    .unwrap();
+    let (reg, image, dir) = cody_image_and_policy(None);
     // The mirror publishes a trusted root without the CA that issued the signer's certificate:
     // once refreshed through TUF, that root decides, and the image is denied.
-    let trusted: Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(ART).join("trusted_root.json")).unwrap(),
-    )
-    .unwrap();
-    let mut narrowed = trusted.clone();
-    narrowed["certificateAuthorities"] = json!([]);
-    let repo = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let (_, narrowed) = production_root_and_narrowed();
+    let repo = common::tuf::TufRepo::new(&narrowed);
     let mirror = repo.serve(std::time::Duration::from_secs(60));
     let cache = tempfile::tempdir().unwrap();
     let run = |extra: &[&str]| {
-        let out = policyctl()
-            .args([
-                "verify-image",
-                "-o",
-                "json",
-                "--insecure-registry",
-                &reg.addr,
-                "-p",
-            ])
-            .arg(dir.path())
-            .args(extra)
-            .arg(&image)
-            .env("POLICYCTL_LOG", "info")
-            .output()
-            .unwrap();
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        (
-            out.status.code().unwrap(),
-            v["images"][0].clone(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        let mut args = vec!["-p", dir.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        common::verify_image(&reg.addr, &args, &image, &[("POLICYCTL_LOG", "info")])
     };
     let tuf_root = repo.root_json.to_str().unwrap();
     let cache_dir = cache.path().to_str().unwrap();
@@ -313,7 +288,7 @@ fn the_public_good_root_is_refreshed_through_tuf_and_falls_back_to_the_embedded_
         "{log}"
     );
     // A mirror whose metadata is not signed by the trusted TUF root: refused, embedded root.
-    let other = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let other = common::tuf::TufRepo::new(&narrowed);
     let (code, _, log) = run(&[
         "--tuf-mirror",
         &mirror,
@@ -327,19 +302,7 @@ fn the_public_good_root_is_refreshed_through_tuf_and_falls_back_to_the_embedded_
 #[test]
 fn a_trust_root_with_spec_remote_is_fetched_through_tuf() {
     use base64::Engine as _;
-    let reg = TestRegistry::start();
-    let image = push(&reg);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cip.yaml"),
-        policy(
-            "cody@soyland.com",
-            "https://github.com/login/oauth",
-            CUSTOM,
-            Some("remote"),
-        ),
-    )
-    .unwrap();
+    let (reg, image, dir) = cody_image_and_policy(Some("remote"));
     let remote = |mirror: &str, root_json: &Path| {
         let root =
             base64::engine::general_purpose::STANDARD.encode(std::fs::read(root_json).unwrap());
@@ -353,16 +316,14 @@ fn a_trust_root_with_spec_remote_is_fetched_through_tuf() {
         let (code, _, stderr) = run_verify(dir.path(), &reg.addr, &image);
         (code, stderr)
     };
-    let full = std::fs::read(Path::new(ART).join("trusted_root.json")).unwrap();
+    let (full, narrowed) = production_root_and_narrowed();
     let repo = common::tuf::TufRepo::new(&full);
     let mirror = repo.serve(std::time::Duration::from_secs(60));
     remote(&mirror, &repo.root_json);
     let (code, err) = verify_here();
     assert_eq!(code, 0, "{err}");
     // The mirror's trusted root lacks the signer's CA: denied.
-    let mut narrowed: Value = serde_json::from_slice(&full).unwrap();
-    narrowed["certificateAuthorities"] = json!([]);
-    let repo2 = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let repo2 = common::tuf::TufRepo::new(&narrowed);
     let mirror2 = repo2.serve(std::time::Duration::from_secs(60));
     remote(&mirror2, &repo2.root_json);
     let (code, err) = verify_here();
@@ -382,19 +343,7 @@ fn a_trust_root_with_spec_remote_is_fetched_through_tuf() {
 fn a_trust_root_with_spec_repository_is_unpacked_and_verified_offline() {
     use base64::Engine as _;
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let reg = TestRegistry::start();
-    let image = push(&reg);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("cip.yaml"),
-        policy(
-            "cody@soyland.com",
-            "https://github.com/login/oauth",
-            CUSTOM,
-            Some("airgapped"),
-        ),
-    )
-    .unwrap();
+    let (reg, image, dir) = cody_image_and_policy(Some("airgapped"));
     // policy-controller's mirrorFS: the repository directory, tarred and gzipped.
     let tarball = |repo: &common::tuf::TufRepo| {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -421,14 +370,12 @@ fn a_trust_root_with_spec_repository_is_unpacked_and_verified_offline() {
         let (code, _, stderr) = run_verify(dir.path(), &reg.addr, &image);
         (code, stderr)
     };
-    let full = std::fs::read(Path::new(ART).join("trusted_root.json")).unwrap();
+    let (full, narrowed) = production_root_and_narrowed();
     let repo = common::tuf::TufRepo::new(&full);
     write_root(&repo.root_json, &tarball(&repo));
     let (code, err) = verify_here();
     assert_eq!(code, 0, "{err}");
-    let mut narrowed: Value = serde_json::from_slice(&full).unwrap();
-    narrowed["certificateAuthorities"] = json!([]);
-    let repo2 = common::tuf::TufRepo::new(&serde_json::to_vec(&narrowed).unwrap());
+    let repo2 = common::tuf::TufRepo::new(&narrowed);
     write_root(&repo2.root_json, &tarball(&repo2));
     let (code, err) = verify_here();
     assert_eq!(code, 1, "{err}");

@@ -18,6 +18,38 @@ pub fn policyctl() -> Command {
     cmd
 }
 
+/// `policyctl verify-image -o json --insecure-registry REGISTRY ARGS… IMAGE` with `env` set:
+/// (exit code, the image's verdict or null, stderr).
+pub fn verify_image(
+    registry: &str,
+    args: &[&str],
+    image: &str,
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
+    let mut cmd = policyctl();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args([
+            "verify-image",
+            "-o",
+            "json",
+            "--insecure-registry",
+            registry,
+        ])
+        .args(args)
+        .arg(image)
+        .output()
+        .expect("runs");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().expect("exit code"),
+        v["images"][0].clone(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// Runs `policyctl <args> -o json`; returns the exit code and the parsed report.
 pub fn check_json(args: &[&str]) -> (i32, Value) {
     let out = policyctl()
