@@ -181,11 +181,11 @@ fn jwt_verify_hmac<M: Mac + KeyInit>(
     let secret = ensure_string(name, &params[1], &args[1])?;
     let [h, p, s] = jwt_parts(name, &params[0], &token)?;
     let signature = b64url(name, &params[0], s)?;
-    let signing_input = format!("{h}.{p}");
-    let mut m =
-        <M as KeyInit>::new_from_slice(secret.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    m.update(signing_input.as_bytes());
-    Ok(Value::from(m.verify_slice(&signature).is_ok()))
+    Ok(Value::from(hmac_verifies::<M>(
+        &secret,
+        &format!("{h}.{p}"),
+        &signature,
+    )))
 }
 
 fn jwt_verify_hs256(
@@ -323,12 +323,7 @@ fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn jwk_key(jwk: &Value) -> Option<PublicKey> {
-    let field = |name: &str| match &jwk[name] {
-        Value::String(s) => BASE64URL_NOPAD
-            .decode(s.trim_end_matches('=').as_bytes())
-            .ok(),
-        _ => None,
-    };
+    let field = |name: &str| jwk_bytes(jwk, name);
     match &jwk["kty"] {
         Value::String(k) if k.as_ref() == "RSA" => Some(PublicKey::Rsa {
             n: field("n")?,
