@@ -1186,3 +1186,29 @@ mod interning_tests {
         );
     }
 }
+
+/// Driving a `Set` cursor to completion visits each element once, in sorted
+/// order, for small sets (the cursor walks to its position) and large ones
+/// (range probe from the last element) alike, including composite elements.
+#[test]
+fn set_cursor_yields_every_element_once_small_and_large() {
+    for n in [0_u64, 1, 5, 16, 17, 40] {
+        let objects: Set = (0..n)
+            .map(|i| {
+                let mut m = BTreeMap::new();
+                m.insert(Value::from("i"), val(i));
+                Value::from(m)
+            })
+            .collect();
+        for set in [(0..n).map(val).collect::<Set>(), objects] {
+            let mut cursor = set.cursor();
+            let mut seen = Vec::new();
+            while let Some(v) = set.next(&mut cursor) {
+                seen.push(v.clone());
+            }
+            assert!(set.next(&mut cursor).is_none(), "n={n}: exhausted stays exhausted");
+            let sorted: Vec<Value> = set.iter_sorted().cloned().collect();
+            assert_eq!(seen, sorted, "n={n}");
+        }
+    }
+}

@@ -175,26 +175,41 @@ impl Set {
     #[inline]
     pub const fn cursor(&self) -> SetCursor {
         SetCursor {
-            inner: SetCursorInner::BTree(None),
+            inner: SetCursorInner::BTree {
+                last: None,
+                index: 0,
+            },
         }
     }
 
-    /// Advance `cursor` and yield the next element. O(log n) for the BTree
-    /// backend (range probe); future hash/inline variants may be O(1).
+    /// Advance `cursor` and yield the next element. For a small set the
+    /// cursor walks to its position (no element comparisons); otherwise
+    /// O(log n) for the BTree backend (range probe from the last-seen element).
     pub fn next<'a>(&'a self, cursor: &mut SetCursor) -> Option<&'a Value> {
-        let SetCursorInner::BTree(ref mut last) = cursor.inner;
-        let next = last.as_ref().map_or_else(
-            || self.inner.iter().next(),
-            |prev| {
-                // `(Bound<&T>, Bound<&T>)` impls `RangeBounds<T>` — no clone
-                // needed to build the resume bound.
-                self.inner
-                    .range((Bound::Excluded(prev), Bound::Unbounded))
-                    .next()
-            },
-        );
+        /// Below this size walking from the start is cheaper than a range
+        /// probe, whose comparisons of composite elements are deep.
+        const WALK_MAX: usize = 16;
+        let SetCursorInner::BTree {
+            ref mut last,
+            ref mut index,
+        } = cursor.inner;
+        let next = if self.inner.len() <= WALK_MAX {
+            self.inner.iter().nth(*index)
+        } else {
+            last.as_ref().map_or_else(
+                || self.inner.iter().next(),
+                |prev| {
+                    // `(Bound<&T>, Bound<&T>)` impls `RangeBounds<T>` — no clone
+                    // needed to build the resume bound.
+                    self.inner
+                        .range((Bound::Excluded(prev), Bound::Unbounded))
+                        .next()
+                },
+            )
+        };
         let v = next?;
         *last = Some(v.clone());
+        *index = index.saturating_add(1);
         Some(v)
     }
 }
@@ -211,8 +226,9 @@ pub struct SetCursor {
 
 #[derive(Debug, Clone)]
 enum SetCursorInner {
-    /// BTree backend cursor: tracks last-seen element. `None` means "before start".
-    BTree(Option<Value>),
+    /// BTree backend cursor: the last-seen element (`None` means "before
+    /// start") and how many elements were yielded.
+    BTree { last: Option<Value>, index: usize },
 }
 
 // ---- Hand-written Ord/PartialOrd ----------------------------------------
