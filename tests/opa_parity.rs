@@ -354,3 +354,61 @@ fn render_template_renders_field_references_and_refuses_other_actions() {
         assert!(errors.contains("unsupported template action"), "{errors}");
     }
 }
+
+#[test]
+fn x509_builtins_read_a_tls_secret_as_opa_does() {
+    // crypto.x509.* failed to load on regorus 0.14.1 ("unknown function"). The Secret carries a
+    // leaf (web.example.test, *.apps.example.test, valid 2025–2035) and its intermediate; the
+    // annotation carries the root (testdata/x509, generated with Python's `cryptography`).
+    let policy = r#"package main
+import rego.v1
+
+certs := crypto.x509.parse_certificates(base64.decode(input.data["tls.crt"]))
+leaf := certs[0]
+root_pem := base64.decode(input.metadata.annotations["example.test/ca"])
+pem(c) := sprintf("-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n", [c.Raw])
+
+# Go's verification order: root first, leaf last.
+ordered := concat("", [root_pem, pem(certs[1]), pem(leaf)])
+
+deny contains msg if {
+  time.parse_rfc3339_ns(leaf.NotAfter) < time.parse_rfc3339_ns("2040-01-01T00:00:00Z")
+  msg := sprintf("%s expires %s (serial %v, issuer %s)", [leaf.Subject.CommonName, leaf.NotAfter, leaf.SerialNumber, leaf.Issuer.CommonName])
+}
+
+deny contains msg if {
+  some c in certs
+  c.IsCA
+  msg := sprintf("tls.crt carries CA %s (MaxPathLen %d)", [c.Subject.CommonName, c.MaxPathLen])
+}
+
+deny contains msg if {
+  some host in [input.metadata.annotations["example.test/host"], "other.example.test"]
+  [ok, _] := crypto.x509.parse_and_verify_certificates_with_options(ordered, {"DNSName": host})
+  not ok
+  msg := sprintf("chain does not verify for %s", [host])
+}
+
+deny contains msg if {
+  [ok, verified] := crypto.x509.parse_and_verify_certificates(ordered)
+  msg := sprintf("verified %v: %v", [ok, [c.Subject.CommonName | some c in verified]])
+}
+
+deny contains msg if {
+  msg := sprintf("SANs %v %v %v", [leaf.DNSNames, leaf.IPAddresses, leaf.URIStrings])
+}
+"#;
+    let input = std::fs::read_to_string("testdata/x509/tls-secret.yaml").unwrap();
+    for engine in run(policy, &input) {
+        assert_eq!(
+            engine,
+            vec![
+                "SANs [\"web.example.test\", \"*.apps.example.test\"] [\"10.0.0.7\", \"2001:db8::1\"] [\"spiffe://example.test/ns/prod/sa/web\"]".to_string(),
+                "chain does not verify for other.example.test".to_string(),
+                "tls.crt carries CA Test Intermediate CA (MaxPathLen 0)".to_string(),
+                "verified true: [\"web.example.test\", \"Test Intermediate CA\", \"Test Root CA\"]".to_string(),
+                "web.example.test expires 2035-01-01T00:00:00Z (serial 12288, issuer Test Intermediate CA)".to_string(),
+            ]
+        );
+    }
+}

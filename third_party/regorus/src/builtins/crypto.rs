@@ -225,7 +225,7 @@ enum Asym {
 }
 
 /// A DER element: (tag, contents, rest).
-fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(super) fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, mut rest) = rest.split_first()?;
     let len = if first < 0x80 {
@@ -297,7 +297,7 @@ enum PublicKey {
     Ec(Vec<u8>),
 }
 
-fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
+pub(super) fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut label: Option<String> = None;
     let mut body = String::new();

@@ -23,6 +23,8 @@ pub mod comparison;
 mod conversions;
 #[cfg(feature = "crypto")]
 mod crypto;
+#[cfg(feature = "crypto")]
+mod x509;
 
 mod encoding;
 #[cfg(feature = "glob")]
@@ -114,6 +116,8 @@ lazy_static! {
 	crate::annotations::register(&mut m);
 	#[cfg(feature = "crypto")]
 	crypto::register(&mut m);
+	#[cfg(feature = "crypto")]
+	x509::register(&mut m);
 	#[cfg(feature = "time")]
 	time::register(&mut m);
 
