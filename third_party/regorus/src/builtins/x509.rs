@@ -43,11 +43,15 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
         "crypto.x509.parse_and_verify_certificates_with_options",
         (parse_and_verify_certificates_with_options, 2),
     );
+    keys::register(m);
 }
+
+#[path = "x509_keys.rs"]
+mod keys;
 
 // ---- DER reading (Go's cryptobyte, for the tags X.509 uses) ----------------------------
 
-struct Der<'a>(&'a [u8]);
+pub(super) struct Der<'a>(&'a [u8]);
 
 impl<'a> Der<'a> {
     fn is_empty(&self) -> bool {
@@ -92,11 +96,11 @@ const OCTET_STRING: u8 = 0x04;
 const OID: u8 = 0x06;
 const BOOLEAN: u8 = 0x01;
 
-fn malformed(what: &str) -> anyhow::Error {
+pub(super) fn malformed(what: &str) -> anyhow::Error {
     anyhow!("x509: malformed {what}")
 }
 
-fn oid_arcs(body: &[u8]) -> Option<Vec<u64>> {
+pub(super) fn oid_arcs(body: &[u8]) -> Option<Vec<u64>> {
     let mut arcs = Vec::new();
     let mut v: u64 = 0;
     for (i, &b) in body.iter().enumerate() {
@@ -117,18 +121,18 @@ fn oid_arcs(body: &[u8]) -> Option<Vec<u64>> {
     (!arcs.is_empty()).then_some(arcs)
 }
 
-fn oid_string(arcs: &[u64]) -> String {
+pub(super) fn oid_string(arcs: &[u64]) -> String {
     arcs.iter()
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join(".")
 }
 
-fn big_int(body: &[u8]) -> BigInt {
+pub(super) fn big_int(body: &[u8]) -> BigInt {
     BigInt::from_signed_bytes_be(body)
 }
 
-fn small_int(body: &[u8]) -> Option<i64> {
+pub(super) fn small_int(body: &[u8]) -> Option<i64> {
     if body.is_empty() || body.len() > 8 {
         return None;
     }
@@ -136,14 +140,14 @@ fn small_int(body: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-fn bit_string(body: &[u8]) -> Option<(&[u8], u8)> {
+pub(super) fn bit_string(body: &[u8]) -> Option<(&[u8], u8)> {
     let (&unused, bytes) = body.split_first()?;
     (unused < 8 && !(bytes.is_empty() && unused != 0)).then_some((bytes, unused))
 }
 
 // ---- Go values ----------------------------------------------------------------------
 
-fn obj(pairs: Vec<(&str, Value)>) -> Value {
+pub(super) fn obj(pairs: Vec<(&str, Value)>) -> Value {
     let map: BTreeMap<Value, Value> = pairs
         .into_iter()
         .map(|(k, v)| (Value::from(k), v))
@@ -151,11 +155,11 @@ fn obj(pairs: Vec<(&str, Value)>) -> Value {
     Value::from(map)
 }
 
-fn bytes_or_null(b: Option<&[u8]>) -> Value {
+pub(super) fn bytes_or_null(b: Option<&[u8]>) -> Value {
     b.map_or(Value::Null, |b| Value::from(BASE64.encode(b)))
 }
 
-fn strings_or_null(v: &[String]) -> Value {
+pub(super) fn strings_or_null(v: &[String]) -> Value {
     if v.is_empty() {
         Value::Null
     } else {
@@ -167,7 +171,7 @@ fn strings_or_null(v: &[String]) -> Value {
     }
 }
 
-fn oid_value(arcs: &[u64]) -> Value {
+pub(super) fn oid_value(arcs: &[u64]) -> Value {
     Value::from(arcs.iter().map(|&a| Value::from(a)).collect::<Vec<_>>())
 }
 
@@ -179,12 +183,12 @@ fn oids_or_null(v: &[Vec<u64>]) -> Value {
     }
 }
 
-fn big(v: &BigInt) -> Value {
+pub(super) fn big(v: &BigInt) -> Value {
     Value::from(Number::from(v.clone()))
 }
 
 /// `net.IP` as Go's `MarshalText` writes it (an IPv4-mapped IPv6 address as IPv4).
-fn ip_string(ip: &IpAddr) -> String {
+pub(super) fn ip_string(ip: &IpAddr) -> String {
     match ip {
         IpAddr::V6(v6) => v6
             .to_ipv4_mapped()
@@ -205,7 +209,7 @@ fn ip_from(bytes: &[u8]) -> Option<IpAddr> {
 
 /// A `pkix.Name`: every attribute in order (`Names`) and the well-known ones by field.
 #[derive(Default)]
-struct Name {
+pub(super) struct Name {
     names: Vec<(Vec<u64>, String)>,
 }
 
@@ -302,7 +306,7 @@ fn asn1_string(tag: u8, body: &[u8]) -> Result<String> {
     }
 }
 
-fn parse_name(seq: &[u8]) -> Result<Name> {
+pub(super) fn parse_name(seq: &[u8]) -> Result<Name> {
     let err = || anyhow!("x509: invalid RDNSequence");
     let mut name = Name::default();
     let mut rdns = Der(seq);
@@ -342,13 +346,13 @@ fn parse_time(tag: u8, body: &[u8]) -> Option<i64> {
 }
 
 /// Go's `time.Time` JSON for a UTC time with whole seconds.
-fn time_value(secs: i64) -> Value {
+pub(super) fn time_value(secs: i64) -> Value {
     let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
     Value::from(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Curve {
+pub(super) enum Curve {
     P224,
     P256,
     P384,
@@ -356,7 +360,8 @@ enum Curve {
 }
 
 /// The public key, as Go parses it, and what verification needs of it.
-enum Key {
+#[derive(Default)]
+pub(super) enum Key {
     Rsa {
         n: BigInt,
         e: i64,
@@ -373,6 +378,7 @@ enum Key {
         g: BigInt,
         y: BigInt,
     },
+    #[default]
     Unknown,
 }
 
@@ -382,13 +388,13 @@ const OID_EC: &[u64] = &[1, 2, 840, 10045, 2, 1];
 const OID_ED25519: &[u64] = &[1, 3, 101, 112];
 
 /// (algorithm OID, parameters element) of an AlgorithmIdentifier's contents.
-fn algorithm(body: &[u8]) -> Option<(Vec<u64>, &[u8])> {
+pub(super) fn algorithm(body: &[u8]) -> Option<(Vec<u64>, &[u8])> {
     let mut d = Der(body);
     let oid = oid_arcs(d.read(OID)?)?;
     Some((oid, d.0))
 }
 
-fn parse_public_key(alg: &[u64], params: &[u8], key: &[u8]) -> Result<(i64, Key)> {
+pub(super) fn parse_public_key(alg: &[u64], params: &[u8], key: &[u8]) -> Result<(i64, Key)> {
     if alg == OID_RSA {
         let err = || anyhow!("x509: invalid RSA public key");
         let mut outer = Der(key);
@@ -460,7 +466,7 @@ fn parse_public_key(alg: &[u64], params: &[u8], key: &[u8]) -> Result<(i64, Key)
     Ok((0, Key::Unknown))
 }
 
-fn key_value(key: &Key) -> Value {
+pub(super) fn key_value(key: &Key) -> Value {
     match key {
         Key::Rsa { n, e, .. } => obj(alloc::vec![("N", big(n)), ("E", Value::from(*e))]),
         Key::Ecdsa { curve, point } => {
@@ -487,7 +493,7 @@ fn key_value(key: &Key) -> Value {
 }
 
 /// Go's `SignatureAlgorithm` for an AlgorithmIdentifier.
-fn signature_algorithm(oid: &[u64], params: &[u8]) -> i64 {
+pub(super) fn signature_algorithm(oid: &[u64], params: &[u8]) -> i64 {
     match oid {
         [1, 2, 840, 113_549, 1, 1, 2] => 1,
         [1, 2, 840, 113_549, 1, 1, 4] => 2,
@@ -554,7 +560,8 @@ struct Constraints {
     uri_domains: Vec<String>,
 }
 
-struct Certificate {
+#[derive(Default)]
+pub(super) struct Certificate {
     raw: Vec<u8>,
     raw_tbs: Vec<u8>,
     raw_spki: Vec<u8>,
@@ -597,7 +604,7 @@ struct Certificate {
     policy_mappings: Vec<(Vec<u64>, Vec<u64>)>,
 }
 
-fn parse_certificate(der: &[u8]) -> Result<(Certificate, &[u8])> {
+pub(super) fn parse_certificate(der: &[u8]) -> Result<(Certificate, &[u8])> {
     let mut input = Der(der);
     let (tag, body, raw) = input.element().ok_or_else(|| malformed("certificate"))?;
     if tag != SEQUENCE {
@@ -933,7 +940,7 @@ fn process_extensions(out: &mut Certificate) -> Result<()> {
     Ok(())
 }
 
-fn parse_san(out: &mut Certificate, v: &[u8]) -> Result<()> {
+pub(super) fn parse_san(out: &mut Certificate, v: &[u8]) -> Result<()> {
     let err = || anyhow!("x509: invalid subject alternative names");
     let mut names = Der(Der(v).read(SEQUENCE).ok_or_else(err)?);
     while !names.is_empty() {
