@@ -1601,6 +1601,14 @@ fn verify_chain(certs: &[Certificate], o: &VerifyOptions) -> Option<Vec<usize>> 
     } else {
         o.key_usages.clone()
     };
+    // Go validates certificate policies (policy constraints, policy mappings, inhibit
+    // anyPolicy) along the chain; that is not implemented here, so a chain carrying any of
+    // these extensions is refused rather than accepted unchecked.
+    chains.retain(|chain| {
+        !chain
+            .iter()
+            .any(|&i| certs[i].has_ext(36) || certs[i].has_ext(33) || certs[i].has_ext(54))
+    });
     if usages.contains(&0) {
         return chains.into_iter().next();
     }
