@@ -41,6 +41,7 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("io.jwt.verify_es256", (jwt_verify_es256, 2));
     m.insert("io.jwt.verify_es384", (jwt_verify_es384, 2));
     m.insert("io.jwt.verify_es512", (jwt_verify_es512, 2));
+    m.insert("io.jwt.verify_eddsa", (jwt_verify_eddsa, 2));
     m.insert("io.jwt.decode_verify", (jwt_decode_verify, 2));
     m.insert("io.jwt.encode_sign", (jwt_encode_sign, 3));
     m.insert("io.jwt.encode_sign_raw", (jwt_encode_sign_raw, 3));
@@ -222,6 +223,8 @@ enum Asym {
     Ec(&'static ring::signature::EcdsaVerificationAlgorithm),
     /// P-521 with SHA-512 (`ring` has no P-521).
     Es512,
+    /// Ed25519 (JWS `EdDSA`).
+    EdDsa,
 }
 
 /// A DER element: (tag, contents, rest).
@@ -335,6 +338,10 @@ fn jwk_key(jwk: &Value) -> Option<PublicKey> {
             point.extend(field("y")?);
             Some(PublicKey::Ec(point))
         }
+        // RFC 8037: an Ed25519 key is `{"kty": "OKP", "crv": "Ed25519", "x": …}`.
+        Value::String(k) if k.as_ref() == "OKP" && jwk["crv"] == Value::from("Ed25519") => {
+            Some(PublicKey::Der(field("x")?))
+        }
         _ => None,
     }
 }
@@ -397,6 +404,11 @@ fn verify_with_keys(alg: Asym, keys: &[PublicKey], message: &str, signature: &[u
         }
         (Asym::Ec(alg), PublicKey::Der(point) | PublicKey::Ec(point)) => {
             ring::signature::UnparsedPublicKey::new(alg, point)
+                .verify(message.as_bytes(), signature)
+                .is_ok()
+        }
+        (Asym::EdDsa, PublicKey::Der(key)) => {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
                 .verify(message.as_bytes(), signature)
                 .is_ok()
         }
@@ -468,6 +480,7 @@ jwt_verify_fn!(
     Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED)
 );
 jwt_verify_fn!(jwt_verify_es512, "io.jwt.verify_es512", Asym::Es512);
+jwt_verify_fn!(jwt_verify_eddsa, "io.jwt.verify_eddsa", Asym::EdDsa);
 
 /// The asymmetric algorithm a JWS `alg` names.
 fn asym_alg(alg: &str) -> Option<Asym> {
@@ -481,6 +494,7 @@ fn asym_alg(alg: &str) -> Option<Asym> {
         "ES256" => Asym::Ec(&ring::signature::ECDSA_P256_SHA256_FIXED),
         "ES384" => Asym::Ec(&ring::signature::ECDSA_P384_SHA384_FIXED),
         "ES512" => Asym::Es512,
+        "EdDSA" => Asym::EdDsa,
         _ => return None,
     })
 }
@@ -751,6 +765,15 @@ fn jws_sign(alg: &str, key: &Value, message: &[u8]) -> core::result::Result<Vec<
             let sig: p521::ecdsa::Signature = key.sign(message);
             Ok(sig.to_bytes().to_vec())
         }
+        ("EdDSA", "OKP") => {
+            if key["crv"] != Value::from("Ed25519") {
+                return Err("EdDSA signs with an Ed25519 key (`crv`: `Ed25519`)".into());
+            }
+            let pair =
+                signature::Ed25519KeyPair::from_seed_and_public_key(&need("d")?, &need("x")?)
+                    .map_err(|e| format!("invalid Ed25519 key: {e}"))?;
+            Ok(pair.sign(message).as_ref().to_vec())
+        }
         _ => Err(format!("a `{kty}` key cannot sign `{alg}`")),
     }
 }
@@ -769,10 +792,10 @@ fn jwt_encode(
     };
     let supported = [
         "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-        "ES384", "ES512",
+        "ES384", "ES512", "EdDSA",
     ];
     if !supported.contains(&alg.as_ref()) {
-        // OPA signs more (EdDSA); refusing is never a wrong token.
+        // Refusing an algorithm is never a wrong token.
         return Err(anyhow::Error::new(builtins::UnsupportedError(
             span.error(&format!("`{name}`: signing with `{alg}` is not supported"))
                 .to_string(),
