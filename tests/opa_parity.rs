@@ -339,17 +339,23 @@ deny contains msg if {
 }
 
 #[test]
-fn render_template_renders_field_references_and_refuses_other_actions() {
-    let policy = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind}} {{.metadata.name}} is not allowed{{range .spec.containers}} [{{.name}}]{{end}}\", input) if input.kind == \"Pod\"\n";
+fn render_template_renders_as_go_and_refuses_named_templates() {
+    let policy = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind}} {{.metadata.name}} is not allowed{{range .spec.containers}} [{{.name}}]{{end}}\", input) if input.kind == \"Pod\"\n\ndeny contains strings.render_template(`{{$n := len .spec.containers}}{{.metadata.name | printf \"%q\"}} has {{$n}} container{{if ne $n 1}}s{{end}}: {{range $i, $c := .spec.containers}}{{if $i}}, {{end}}{{index $c \"name\"}}{{end}}; replicas {{.spec.replicas}} (zero is {{if .spec.replicas}}true{{else}}false{{end}} for Go)`, input) if input.kind == \"Pod\"\n";
     for engine in run(
         policy,
-        "kind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: a}, {name: b}]}\n",
+        "kind: Pod\nmetadata: {name: web}\nspec: {replicas: 0, containers: [{name: a}, {name: b}]}\n",
     ) {
-        assert_eq!(engine, vec!["Pod web is not allowed [a] [b]".to_string()]);
+        assert_eq!(
+            engine,
+            vec![
+                "\"web\" has 2 containers: a, b; replicas 0 (zero is true for Go)".to_string(),
+                "Pod web is not allowed [a] [b]".to_string(),
+            ]
+        );
     }
-    // OPA would render a pipeline; policyctl cannot, so the document is an error (exit 2), never
-    // a rule that silently produced nothing.
-    let unsupported = "package main\nimport rego.v1\n\ndeny contains strings.render_template(\"{{.kind | printf \\\"%q\\\"}}\", input) if input.kind == \"Pod\"\n";
+    // OPA would render a named template; policyctl does not implement them, so the document is
+    // an error (exit 2), never a rule that silently produced nothing.
+    let unsupported = "package main\nimport rego.v1\n\ndeny contains strings.render_template(`{{define \"t\"}}x{{end}}{{template \"t\"}}`, input) if input.kind == \"Pod\"\n";
     for errors in run_errors(unsupported, "kind: Pod\n") {
         assert!(errors.contains("unsupported template action"), "{errors}");
     }

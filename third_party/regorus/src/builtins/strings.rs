@@ -21,6 +21,7 @@ use crate::*;
 use anyhow::{bail, Result};
 
 mod go_is_print;
+mod template;
 
 pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn>) {
     m.insert("concat", (concat, 2));
@@ -872,30 +873,6 @@ fn go_format(v: &Value, out: &mut String) {
     }
 }
 
-/// One parsed piece of a template.
-enum TemplateNode {
-    Text(String),
-    /// `{{.a.b}}`, `{{.}}`, `{{$.a}}`: the path and whether it starts at the root (`$`).
-    Field(Vec<String>, bool),
-    /// `{{if}}` / `{{with}}`: (is `with`, condition, then, else).
-    Branch(
-        bool,
-        (Vec<String>, bool),
-        Vec<TemplateNode>,
-        Vec<TemplateNode>,
-    ),
-    /// `{{range}}`: (collection, body, else).
-    Range((Vec<String>, bool), Vec<TemplateNode>, Vec<TemplateNode>),
-}
-
-/// How a template list ended: `{{end}}`, `{{else}}`, `{{else if …}}`, or the text's end.
-enum TemplateEnd {
-    End,
-    Else,
-    ElseIf((Vec<String>, bool)),
-    Eof,
-}
-
 /// The actions of a template, trim markers applied: text and action bodies in order.
 fn template_tokens(template: &str) -> core::result::Result<Vec<(bool, String)>, String> {
     let mut out: Vec<(bool, String)> = Vec::new();
@@ -922,195 +899,9 @@ fn template_tokens(template: &str) -> core::result::Result<Vec<(bool, String)>, 
     Ok(out)
 }
 
-/// A field reference (`.`, `.a.b`, `$`, `$.a`); `None` for anything else.
-fn template_field(action: &str) -> Option<(Vec<String>, bool)> {
-    let (root, path) = if action == "$" {
-        return Some((Vec::new(), true));
-    } else if let Some(p) = action.strip_prefix('$') {
-        (true, p)
-    } else {
-        (false, action)
-    };
-    if path == "." {
-        return Some((Vec::new(), root));
-    }
-    let fields: Vec<String> = path
-        .strip_prefix('.')?
-        .split('.')
-        .map(str::to_string)
-        .collect();
-    fields
-        .iter()
-        .all(|f| !f.is_empty() && f.chars().all(|c| c.is_alphanumeric() || c == '_'))
-        .then_some((fields, root))
-}
-
-fn template_list(
-    tokens: &[(bool, String)],
-    pos: &mut usize,
-    unsupported: &dyn Fn(&str) -> anyhow::Error,
-) -> Result<(Vec<TemplateNode>, TemplateEnd)> {
-    let mut nodes = Vec::new();
-    while let Some((is_action, text)) = tokens.get(*pos) {
-        *pos += 1;
-        if !is_action {
-            if !text.is_empty() {
-                nodes.push(TemplateNode::Text(text.clone()));
-            }
-            continue;
-        }
-        let action = text.as_str();
-        if action.starts_with("/*") && action.ends_with("*/") {
-            continue;
-        }
-        let word = action.split_whitespace().next().unwrap_or("");
-        let arg = action[word.len()..].trim();
-        match word {
-            "end" if arg.is_empty() => return Ok((nodes, TemplateEnd::End)),
-            "else" if arg.is_empty() => return Ok((nodes, TemplateEnd::Else)),
-            "else" if arg.starts_with("if ") => {
-                let cond = template_field(arg[3..].trim()).ok_or_else(|| unsupported(action))?;
-                return Ok((nodes, TemplateEnd::ElseIf(cond)));
-            }
-            "if" | "with" | "range" => {
-                let cond = template_field(arg).ok_or_else(|| unsupported(action))?;
-                nodes.push(template_branch(
-                    word,
-                    cond,
-                    action,
-                    tokens,
-                    pos,
-                    unsupported,
-                )?);
-            }
-            _ => {
-                let field = template_field(action).ok_or_else(|| unsupported(action))?;
-                nodes.push(TemplateNode::Field(field.0, field.1));
-            }
-        }
-    }
-    Ok((nodes, TemplateEnd::Eof))
-}
-
-/// The body of an `if`/`with`/`range` whose opening action was just read, up to its `{{end}}`.
-/// `{{else if c}}` is an `if` nested in the `else` branch that shares the `{{end}}` (Go).
-fn template_branch(
-    word: &str,
-    cond: (Vec<String>, bool),
-    action: &str,
-    tokens: &[(bool, String)],
-    pos: &mut usize,
-    unsupported: &dyn Fn(&str) -> anyhow::Error,
-) -> Result<TemplateNode> {
-    let (then, end) = template_list(tokens, pos, unsupported)?;
-    let otherwise = match end {
-        TemplateEnd::End => Vec::new(),
-        TemplateEnd::Else => match template_list(tokens, pos, unsupported)? {
-            (o, TemplateEnd::End) => o,
-            _ => return Err(unsupported(action)),
-        },
-        TemplateEnd::ElseIf(c) if word == "if" => {
-            alloc::vec![template_branch("if", c, action, tokens, pos, unsupported)?]
-        }
-        TemplateEnd::Eof => bail!("`strings.render_template`: {{{{{action}}}}} has no {{{{end}}}}"),
-        TemplateEnd::ElseIf(_) => return Err(unsupported(action)),
-    };
-    Ok(if word == "range" {
-        TemplateNode::Range(cond, then, otherwise)
-    } else {
-        TemplateNode::Branch(word == "with", cond, then, otherwise)
-    })
-}
-
-/// Go's truth: false, 0, null, and empty strings, arrays and maps are false.
-fn template_truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::Null | Value::Undefined => false,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Set(s) => !s.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
-}
-
-fn template_lookup<'a>(
-    root: &'a Value,
-    dot: &'a Value,
-    field: &(Vec<String>, bool),
-    fail: &dyn Fn(String) -> anyhow::Error,
-) -> Result<&'a Value> {
-    let mut value = if field.1 { root } else { dot };
-    for f in &field.0 {
-        value = match value {
-            Value::Object(fields) => fields
-                .get(&Value::from(f.as_str()))
-                .ok_or_else(|| fail(format!("map has no entry for key \"{f}\"")))?,
-            other => {
-                return Err(fail(format!(
-                    "can't evaluate field {f} in {}",
-                    crate::builtins::types::get_type(other)
-                )))
-            }
-        };
-    }
-    Ok(value)
-}
-
-fn template_render(
-    nodes: &[TemplateNode],
-    root: &Value,
-    dot: &Value,
-    out: &mut String,
-    fail: &dyn Fn(String) -> anyhow::Error,
-) -> Result<()> {
-    for node in nodes {
-        match node {
-            TemplateNode::Text(t) => out.push_str(t),
-            TemplateNode::Field(path, from_root) => go_format(
-                template_lookup(root, dot, &(path.clone(), *from_root), fail)?,
-                out,
-            ),
-            TemplateNode::Branch(is_with, cond, then, otherwise) => {
-                let v = template_lookup(root, dot, cond, fail)?;
-                if template_truthy(v) {
-                    template_render(then, root, if *is_with { v } else { dot }, out, fail)?;
-                } else {
-                    template_render(otherwise, root, dot, out, fail)?;
-                }
-            }
-            TemplateNode::Range(coll, body, otherwise) => {
-                let v = template_lookup(root, dot, coll, fail)?;
-                let items: Vec<&Value> = match v {
-                    Value::Array(a) => a.iter().collect(),
-                    Value::Set(s) => s.iter().collect(),
-                    Value::Object(o) => o.iter_sorted().map(|(_, v)| v).collect(),
-                    Value::Null => Vec::new(),
-                    other => {
-                        return Err(fail(format!(
-                            "range can't iterate over {}",
-                            crate::builtins::types::get_type(other)
-                        )))
-                    }
-                };
-                if items.is_empty() {
-                    template_render(otherwise, root, dot, out, fail)?;
-                }
-                for item in items {
-                    template_render(body, root, item, out, fail)?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// `strings.render_template(template, vars)`: Go's `text/template` with OPA's
-/// `missingkey=error`. Field references (`{{.name}}`, `{{ .a.b }}`, `{{.}}`, `{{$.a}}`),
-/// `if`/`else if`/`else`, `with` and `range` over field references, trim markers (`{{-`, `-}}`)
-/// and comments are supported; any other action (pipelines, functions, variables, `break`) is
-/// an error naming it, never a different rendering.
+/// `missingkey=error` (see `strings/template.rs` for what is supported); anything else is an
+/// error naming it, never a different rendering.
 fn render_template(
     span: &Span,
     params: &[Ref<Expr>],
@@ -1126,25 +917,14 @@ fn render_template(
             .error(&format!("`{name}` expects an object of template variables")));
     }
     let fail = |msg: String| anyhow::anyhow!(params[0].span().error(&format!("`{name}`: {msg}")));
-    // An action Go would render and this implementation does not: never undefined.
-    let unsupported = |action: &str| {
-        anyhow::Error::new(builtins::UnsupportedError(
-            params[0]
-                .span()
-                .error(&format!(
-                    "`{name}`: unsupported template action {{{{{action}}}}}: only field references, if, with and range over fields are supported"
-                ))
-                .to_string(),
-        ))
-    };
-    let tokens = template_tokens(&template).map_err(fail)?;
-    let mut pos = 0;
-    let (nodes, end) = template_list(&tokens, &mut pos, &unsupported)?;
-    match end {
-        TemplateEnd::Eof => {}
-        _ => return Err(fail("unexpected {{end}} or {{else}}".into())),
-    }
-    let mut out = String::new();
-    template_render(&nodes, &args[1], &args[1], &mut out, &fail)?;
+    let out = template::render(&template, &args[1], &fail).map_err(|e| {
+        // Keep the span on unsupported actions too.
+        match e.downcast::<builtins::UnsupportedError>() {
+            Ok(u) => anyhow::Error::new(builtins::UnsupportedError(
+                params[0].span().error(&u.0).to_string(),
+            )),
+            Err(e) => e,
+        }
+    })?;
     Ok(Value::from(out))
 }
