@@ -15,8 +15,8 @@
 //! (strings, raw strings, integers, floats, `true`, `false`, `nil`), `if`/`else if`/`else`,
 //! `with`/`else with`/`else`, `range` (with `$i, $v :=`, `else`, `break`, `continue`), and the
 //! functions `and`, `or`, `not`, `len`, `index`, `slice`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`,
-//! `print`, `printf`, `println`, `html`, `js`, `urlquery`. `define`, `template`, `block`, `call`
-//! and `printf` verbs beyond `%v %s %d %q %t %x %X %f %%` raise [`UnsupportedError`]: a template
+//! `print`, `printf`, `println`, `html`, `js`, `urlquery`, and named templates (`define`,
+//! `template`, `block`). `call` and `printf` verbs beyond `%v %s %d %q %t %x %X %f %%` raise [`UnsupportedError`]: a template
 //! is rendered as Go renders it or not at all.
 
 use super::{append_go_quoted, go_format, Width};
@@ -24,6 +24,7 @@ use crate::builtins::UnsupportedError;
 use crate::value::Value;
 use crate::*;
 
+use alloc::collections::BTreeMap;
 use anyhow::Result;
 
 /// A Go value inside a template.
@@ -305,6 +306,10 @@ enum Node {
     Branch(u8, Pipe, Vec<Node>, Vec<Node>),
     Break,
     Continue,
+    /// `{{define "name"}}…{{end}}` (and the definition half of `{{block}}`).
+    Define(String, Vec<Node>),
+    /// `{{template "name" pipeline}}`.
+    Template(String, Option<Pipe>),
 }
 
 const FUNCS: &[&str] = &[
@@ -503,7 +508,40 @@ fn parse_list(
                     Node::Continue
                 });
             }
-            "define" | "template" | "block" => return Err(unsupported(action)),
+            "define" | "template" | "block" => {
+                let toks = lex(rest).map_err(fail)?;
+                let Some(Tok::Str(tname)) = toks.first().cloned() else {
+                    return Err(fail(format!(
+                        "{{{{{word}}}}}: expected a quoted template name"
+                    )));
+                };
+                // The rest of the action after the name: the pipeline of template/block.
+                let after = rest
+                    .trim_start()
+                    .get(quoted_len(rest.trim_start()).unwrap_or(0)..)
+                    .unwrap_or("")
+                    .trim();
+                let pipe = if after.is_empty() {
+                    None
+                } else {
+                    Some(parse_pipe(after, false).map_err(fail)?)
+                };
+                if word == "template" {
+                    nodes.push(Node::Template(tname, pipe));
+                    continue;
+                }
+                if word == "define" && pipe.is_some() {
+                    return Err(fail("{{define}}: unexpected pipeline".into()));
+                }
+                let (body, end) = parse_list(tokens, pos, false, fail)?;
+                if !matches!(end, End::End) {
+                    return Err(fail(format!("{{{{{word} {tname:?}}}}} has no {{{{end}}}}")));
+                }
+                nodes.push(Node::Define(tname.clone(), body));
+                if word == "block" {
+                    nodes.push(Node::Template(tname, pipe));
+                }
+            }
             _ => {
                 let pipe = parse_pipe(action, false).map_err(|e| {
                     if e.starts_with("unsupported") {
@@ -573,6 +611,41 @@ struct Exec<'a> {
     vars: Vec<(String, V)>,
     out: String,
     fail: Fail<'a>,
+    templates: BTreeMap<String, &'a [Node]>,
+    depth: usize,
+}
+
+/// The byte length of the quoted string (`"…"` or a raw string) at the start of `s`.
+fn quoted_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    match b.first()? {
+        b'`' => s[1..].find('`').map(|i| i + 2),
+        b'"' => {
+            let mut j = 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            (j < b.len()).then_some(j + 1)
+        }
+        _ => None,
+    }
+}
+
+/// Every `{{define}}` (and `{{block}}`) of a template, at any depth.
+fn collect_templates<'a>(nodes: &'a [Node], out: &mut BTreeMap<String, &'a [Node]>) {
+    for n in nodes {
+        match n {
+            Node::Define(name, body) => {
+                out.insert(name.clone(), body.as_slice());
+                collect_templates(body, out);
+            }
+            Node::Branch(_, _, then, otherwise) => {
+                collect_templates(then, out);
+                collect_templates(otherwise, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Exec<'_> {
@@ -806,6 +879,31 @@ impl Exec<'_> {
                             v => v.format_v(&mut self.out),
                         }
                     }
+                }
+                Node::Define(..) => {}
+                Node::Template(name, pipe) => {
+                    let body = *self.templates.get(name).ok_or_else(|| {
+                        (self.fail)(format!(
+                            "no template {name:?} associated with template \"template\""
+                        ))
+                    })?;
+                    let dot = match pipe {
+                        Some(p) => self.pipe(p, dot)?,
+                        None => V::Nil,
+                    };
+                    if self.depth >= 1000 {
+                        return Err((self.fail)("exceeded maximum template depth (1000)".into()));
+                    }
+                    // A template runs with fresh variables: only `$`, its dot.
+                    let saved = core::mem::replace(
+                        &mut self.vars,
+                        alloc::vec![(String::new(), dot.clone())],
+                    );
+                    self.depth += 1;
+                    let result = self.render(body, &dot);
+                    self.depth -= 1;
+                    self.vars = saved;
+                    result?;
                 }
                 Node::Break => return Ok(Flow::Break),
                 Node::Continue => return Ok(Flow::Continue),
@@ -1223,10 +1321,14 @@ pub(super) fn render(
         _ => return Err(fail("unexpected {{else}}".into())),
     }
     let root = V::from_value(vars);
+    let mut templates = BTreeMap::new();
+    collect_templates(&nodes, &mut templates);
     let mut exec = Exec {
         vars: alloc::vec![(String::new(), root.clone())],
         out: String::new(),
         fail,
+        templates,
+        depth: 0,
     };
     exec.render(&nodes, &root)?;
     Ok(exec.out)
