@@ -857,11 +857,48 @@ impl From<serde_json::Value> for Value {
     /// # Ok(())
     /// # }
     fn from(v: serde_json::Value) -> Self {
-        match serde_json::from_value(v) {
-            Ok(v) => v,
-            _ => Value::Undefined,
-        }
+        from_json_value(v).unwrap_or(Value::Undefined)
     }
+}
+
+/// [`serde_json::Value`] -> [`Value`] without a serde round trip (which walked the tree through
+/// `serde_json`'s deserializer and the visitor): the visitor's semantics — integers as `u64`
+/// then `i64`, object keys interned, the allocation limit checked after each element — and
+/// anything else (floats, big numbers) still through the visitor. `None` where deserializing
+/// would fail.
+fn from_json_value(v: serde_json::Value) -> Option<Value> {
+    Some(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::String(s) => Value::String(s.into()),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Value::from(u),
+            (None, Some(i)) => Value::from(i),
+            _ => serde_json::from_value(serde_json::Value::Number(n)).ok()?,
+        },
+        serde_json::Value::Array(items) => {
+            let mut arr = Vec::with_capacity(items.len());
+            for item in items {
+                arr.push(from_json_value(item)?);
+                enforce_limit_for::<serde_json::Error>().ok()?;
+            }
+            Value::from(arr)
+        }
+        serde_json::Value::Object(fields) => {
+            if fields.is_empty() {
+                return Some(Value::new_object());
+            }
+            let mut map = BTreeMap::new();
+            for (k, v) in fields {
+                let v = from_json_value(v)?;
+                map.insert(intern_object_key(Value::String(k.into())), v);
+                enforce_limit_for::<serde_json::Error>().ok()?;
+            }
+            let value = Value::from(map);
+            enforce_limit_for::<serde_json::Error>().ok()?;
+            value
+        }
+    })
 }
 
 #[cfg(feature = "yaml")]

@@ -1212,3 +1212,17 @@ fn set_cursor_yields_every_element_once_small_and_large() {
         }
     }
 }
+
+/// `Value::from(serde_json::Value)` converts directly; it must give what deserializing through
+/// the visitor gives, for every kind of JSON value.
+#[test]
+fn from_json_value_matches_deserializing() {
+    let json: serde_json::Value = serde_json::from_str(
+        r#"{"a": [1, -2, 3.5, 18446744073709551615, -9223372036854775808, 1e300, 0.1],
+            "b": {"nested": {"deep": [true, false, null, "s", ""]}, "é": "ü"},
+            "c": [], "d": {}, "e": 12345678901234567890, "f": -0.0}"#,
+    )
+    .unwrap();
+    let via_serde: Value = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(Value::from(json), via_serde);
+}
