@@ -2,6 +2,7 @@
 //! layer that knows about flags; it must not contain evaluation logic.
 
 mod check;
+mod meta;
 mod parse;
 mod registry_args;
 mod serve;
@@ -21,6 +22,7 @@ pub const EXIT_ERROR: u8 = 2;
 #[command(
     name = "policyctl",
     version,
+    long_version = meta::LONG_VERSION,
     about = "Policy-as-code and supply-chain checks: one engine for CI, admission and policy tests",
     long_about = "policyctl evaluates Rego policies (conftest conventions: deny*/violation*/warn*), \
 Gatekeeper ConstraintTemplates and sigstore ClusterImagePolicies against configuration files \
@@ -50,6 +52,12 @@ enum Command {
     VerifyBlob(verify_blob::Args),
     /// Serve the validating admission webhook (HTTPS).
     Serve(serve::Args),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    Completion(meta::CompletionArgs),
+    /// Print the policyctl(1) man page, or write every page (one per verb) with --out.
+    Man(meta::ManArgs),
+    /// Print policyctl's version, git commit and the engine versions it was built with.
+    Version,
 }
 
 /// Parses argv and runs the verb; returns the process exit code.
@@ -74,6 +82,9 @@ where
         Command::Test(args) => test::run(args),
         Command::VerifyImage(args) => verify_image::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Completion(args) => meta::completion(args),
+        Command::Man(args) => meta::man(args),
+        Command::Version => meta::version(),
     };
     match result {
         Ok(code) => code,
