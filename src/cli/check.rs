@@ -25,50 +25,80 @@ pub struct Args {
     /// Policy file or directory (repeatable). Default: `./policy` when it exists (conftest's
     /// default), else the built-in library; name it with `-p builtin` to use it alongside your
     /// own.
-    #[arg(short = 'p', long = "policy", value_name = "PATH")]
+    #[arg(
+        short = 'p',
+        long = "policy",
+        value_name = "PATH",
+        value_delimiter = ',',
+        env = "POLICYCTL_POLICY"
+    )]
     pub policy: Vec<String>,
 
     #[command(flatten)]
     pub policies: super::PolicyArgs,
 
     /// Force one parser for every input instead of detecting it from the file name.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "POLICYCTL_PARSER")]
     pub parser: Option<Parser>,
 
     /// Skip input paths matching this regular expression.
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", env = "POLICYCTL_IGNORE")]
     pub ignore: Option<String>,
 
     /// Evaluate all inputs as one document: `[{"path": …, "contents": …}]`.
-    #[arg(long)]
+    #[arg(long, env = "POLICYCTL_COMBINE")]
     pub combine: bool,
 
-    /// Output format.
-    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    /// Output format (`stdout` is accepted for `text`, as conftest names it).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_enum,
+        default_value = "text",
+        env = "POLICYCTL_OUTPUT"
+    )]
     pub output: Format,
 
     /// Exit 1 on warnings too.
-    #[arg(long)]
+    #[arg(long, env = "POLICYCTL_FAIL_ON_WARN")]
     pub fail_on_warn: bool,
 
     /// Exit 0 even when policies fail (errors still exit 2).
-    #[arg(long)]
+    #[arg(long, env = "POLICYCTL_NO_FAIL")]
     pub no_fail: bool,
 
+    /// Leave exceptions (rules exempted by an `exception` rule) out of the report; the summary
+    /// still counts them (conftest's --suppress-exceptions).
+    #[arg(long, env = "POLICYCTL_SUPPRESS_EXCEPTIONS")]
+    pub suppress_exceptions: bool,
+
+    /// Text output: findings and errors only, no summary line (conftest's --quiet).
+    #[arg(short = 'q', long, env = "POLICYCTL_QUIET")]
+    pub quiet: bool,
+
     /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "POLICYCTL_THREADS")]
     pub threads: Option<usize>,
 
     /// Refuse input files larger than this many MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 16,
+        env = "POLICYCTL_MAX_FILE_SIZE"
+    )]
     pub max_file_size: u64,
 
     #[command(flatten)]
     pub registry: super::registry_args::RegistryArgs,
 
-    /// Colour in text output.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// Colour in text output (`NO_COLOR` set means never).
+    #[arg(long, value_enum, default_value = "auto", env = "POLICYCTL_COLOR")]
     pub color: Color,
+
+    /// The same as --color never (conftest's spelling).
+    #[arg(long, env = "POLICYCTL_NO_COLOR")]
+    pub no_color: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -154,13 +184,24 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     }
 
     let color = match args.color {
+        _ if args.no_color => false,
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    super::emit(&report::render(&decision, args.output, color))?;
-    Ok(decision.exit_code(ExitPolicy {
+    let exit = decision.exit_code(ExitPolicy {
         fail_on_warn: args.fail_on_warn,
         no_fail: args.no_fail,
-    }))
+    });
+    if args.suppress_exceptions {
+        decision
+            .findings
+            .retain(|f| f.severity != crate::finding::Severity::Exception);
+    }
+    let mut rendered = report::render(&decision, args.output, color);
+    if args.quiet && args.output == Format::Text {
+        rendered = report::without_summary(&rendered);
+    }
+    super::emit(&rendered)?;
+    Ok(exit)
 }

@@ -2,6 +2,7 @@
 //! layer that knows about flags; it must not contain evaluation logic.
 
 mod check;
+mod config;
 mod meta;
 mod parse;
 mod registry_args;
@@ -66,6 +67,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Err(e) = config::apply(&args) {
+        let _ = writeln!(std::io::stderr(), "error: {e:#}");
+        return EXIT_ERROR;
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -114,25 +120,47 @@ fn init_tracing(server: bool) {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
     /// JSON/YAML file or directory merged into `data` (repeatable).
-    #[arg(short = 'd', long = "data", value_name = "PATH")]
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "PATH",
+        value_delimiter = ',',
+        env = "POLICYCTL_DATA"
+    )]
     pub data: Vec<std::path::PathBuf>,
 
     /// Package(s) to evaluate, globs allowed (repeatable). Default: `main` plus the built-in
     /// library's packages.
-    #[arg(short = 'n', long = "namespace", value_name = "GLOB")]
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        value_name = "GLOB",
+        value_delimiter = ',',
+        env = "POLICYCTL_NAMESPACE"
+    )]
     pub namespace: Vec<String>,
 
     /// Evaluate every package.
-    #[arg(long, conflicts_with = "namespace")]
+    #[arg(long, conflicts_with = "namespace", env = "POLICYCTL_ALL_NAMESPACES")]
     pub all_namespaces: bool,
 
     /// Force the Rego dialect instead of detecting it per file (v1 first, then v0).
-    #[arg(long, value_enum, value_name = "VERSION")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "VERSION",
+        env = "POLICYCTL_REGO_VERSION"
+    )]
     pub rego_version: Option<crate::policy::RegoVersion>,
 
     /// Kubernetes objects (YAML/JSON file or directory, repeatable) loaded into Gatekeeper's
     /// `data.inventory` for referential constraints and namespaceSelector lookups.
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        value_delimiter = ',',
+        env = "POLICYCTL_INVENTORY"
+    )]
     pub inventory: Vec<String>,
 
     /// How Rego runs: `auto` compiles each document's rules for regorus's VM when its compiler
@@ -140,7 +168,13 @@ pub struct PolicyArgs {
     /// fast policies"), else interprets; `interpreter` always interprets; `compiled` only
     /// compiles (refuses policies the compiler cannot take, reports a runtime error instead of
     /// re-running the document on the interpreter) — for checking parity.
-    #[arg(long, value_enum, value_name = "ENGINE", default_value = "auto")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENGINE",
+        default_value = "auto",
+        env = "POLICYCTL_REGO_ENGINE"
+    )]
     pub rego_engine: crate::eval::RegoEngine,
 }
 

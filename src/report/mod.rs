@@ -13,6 +13,7 @@ use crate::finding::Decision;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Human-readable, coloured on a terminal, with a summary line.
+    #[value(alias = "stdout")]
     Text,
     /// `{"summary":{...},"findings":[...],"errors":[...]}`.
     Json,
@@ -55,4 +56,9 @@ pub(crate) fn location(file: &str, line: usize) -> String {
     } else {
         format!("{file}:{line}")
     }
+}
+
+/// Text output without its summary line (`--quiet`): what remains are the findings and errors.
+pub fn without_summary(text: &str) -> String {
+    text::strip_summary(text)
 }

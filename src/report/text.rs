@@ -103,3 +103,21 @@ pub(super) fn table(d: &Decision) -> String {
         d.errors.len()
     )
 }
+
+/// `render`'s output without its summary line (always the last line, after a blank line when
+/// anything precedes it).
+pub(super) fn strip_summary(text: &str) -> String {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rfind('\n') {
+        Some(i) => {
+            let rest = &body[..i];
+            let rest = rest.strip_suffix('\n').unwrap_or(rest);
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!("{rest}\n")
+            }
+        }
+        None => String::new(),
+    }
+}
