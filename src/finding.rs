@@ -68,6 +68,17 @@ pub struct Finding {
 
 /// Something policyctl could not do: an unreadable or unparsable input, a broken policy, a policy
 /// that errored at runtime. Reported beside the findings; makes the run exit 2.
+/// A rule (or constraint, or image policy) that a resource passed: recorded only when the
+/// output reports passes one by one (JUnit, TAP, PolicyReport), else only counted.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pass {
+    pub file: String,
+    pub line: usize,
+    pub resource: Option<Resource>,
+    pub policy: String,
+    pub rule: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolError {
     /// The file the error is about (input or policy); empty for global errors.
@@ -140,6 +151,10 @@ pub struct Decision {
     /// `print()` output of the policies, each line attributed to its input file and line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub prints: Vec<String>,
+    /// Each pass, when the output asked for them (see [`Pass`]); `summary.passed` counts them
+    /// either way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<Pass>,
 }
 
 /// What the caller wants the exit code to mean.
@@ -175,8 +190,73 @@ impl Decision {
         });
         self.errors
             .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+        self.passes.sort();
     }
 
+    /// One case per (file, line, resource, policy, rule): its findings (empty for a pass),
+    /// ordered by location, then policy and rule — the shape of JUnit and TAP reports, where a
+    /// rule evaluated against a resource is one test.
+    pub fn cases(&self) -> Vec<Case<'_>> {
+        let mut cases: std::collections::BTreeMap<CaseKey<'_>, Vec<&Finding>> =
+            std::collections::BTreeMap::new();
+        for f in &self.findings {
+            cases
+                .entry((&f.file, f.line, f.resource.as_ref(), &f.policy, &f.rule))
+                .or_default()
+                .push(f);
+        }
+        for p in &self.passes {
+            cases
+                .entry((&p.file, p.line, p.resource.as_ref(), &p.policy, &p.rule))
+                .or_default();
+        }
+        cases
+            .into_iter()
+            .map(|((file, line, resource, policy, rule), findings)| Case {
+                file,
+                line,
+                resource,
+                policy,
+                rule,
+                findings,
+            })
+            .collect()
+    }
+}
+
+type CaseKey<'a> = (&'a str, usize, Option<&'a Resource>, &'a str, &'a str);
+
+/// A rule evaluated against one resource, with what it found (nothing: it passed).
+pub struct Case<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub resource: Option<&'a Resource>,
+    pub policy: &'a str,
+    pub rule: &'a str,
+    pub findings: Vec<&'a Finding>,
+}
+
+impl Case<'_> {
+    /// The most severe outcome of the case: failure, then warning, then exception/dryrun;
+    /// `None` for a pass.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).min()
+    }
+
+    /// `policy/rule resource` — the case's name in reports.
+    pub fn name(&self) -> String {
+        format!(
+            "{}/{}{}",
+            self.policy,
+            self.rule,
+            self.resource
+                .map(|r| format!(" {}", r.display()))
+                .unwrap_or_default()
+        )
+    }
+}
+
+impl Decision {
     /// 0 pass, 1 findings that fail, 2 policyctl could not do its job.
     pub fn exit_code(&self, policy: ExitPolicy) -> u8 {
         if !self.errors.is_empty() {

@@ -184,6 +184,7 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
         let o = evaluator.evaluate_owned(&scope, doc);
         out.resources += 1;
         out.outcome.passed += o.passed;
+        out.outcome.passes.extend(o.passes);
         out.outcome.findings.extend(o.findings);
         out.outcome.errors.extend(o.errors);
         out.outcome.prints.extend(o.prints);
@@ -210,6 +211,7 @@ pub fn check(evaluator: &Evaluator, opts: &InputOptions) -> Decision {
         decision.summary.notices.extend(o.notices);
         decision.summary.resources += o.resources;
         decision.summary.passed += o.outcome.passed;
+        decision.passes.extend(o.outcome.passes);
         decision.findings.extend(o.outcome.findings);
         decision.errors.extend(o.outcome.errors);
         decision.prints.extend(o.outcome.prints);
@@ -253,6 +255,7 @@ fn check_combined(evaluator: &Evaluator, targets: &[Target], limits: &Limits) ->
     let o = evaluator.evaluate_rego(&scope, &doc, regorus::Value::from(doc.contents.clone()));
     out.resources = 1;
     out.outcome.passed = o.passed;
+    out.outcome.passes = o.passes;
     out.outcome.findings = o.findings;
     out.outcome.errors.extend(o.errors);
     out.outcome.prints = o.prints;

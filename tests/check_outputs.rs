@@ -97,3 +97,42 @@ fn text_colours_only_when_asked() {
     assert!(!plain.contains('\u{1b}'));
     assert!(plain.ends_with("12 tests, 7 passed, 1 warnings, 3 failures, 1 exceptions, 1 errors (3 files, 3 resources)\n"), "{plain}");
 }
+
+/// JUnit and TAP report one case per rule evaluated against a resource, passes included
+/// (conftest's shape): 4 rules × 3 resources in testdata/conftest = 12 cases, as many as the
+/// summary's tests; JSON does not list passes (they are only counted there).
+#[test]
+fn junit_and_tap_have_one_case_per_rule_and_resource() {
+    let run = |format: &str| {
+        let out = common::policyctl()
+            .args([
+                "check",
+                "-p",
+                "testdata/conftest/policy",
+                "testdata/conftest/inputs",
+                "-o",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let junit = run("junit");
+    assert_eq!(junit.matches("<testcase ").count(), 12, "{junit}");
+    assert!(junit.contains("tests=\"12\" failures=\"3\""), "{junit}");
+    assert!(
+        junit.contains("name=\"main/deny Service/shop\""),
+        "passes are cases: {junit}"
+    );
+    let tap = run("tap");
+    assert!(tap.starts_with("1..12\n"), "{tap}");
+    assert_eq!(
+        tap.lines().filter(|l| l.starts_with("ok ")).count(),
+        9,
+        "{tap}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["summary"]["passed"], 7);
+    assert!(json.get("passes").is_none(), "{json:#}");
+}

@@ -142,7 +142,8 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     load_errors.extend(pipeline::load_inventory(&mut set, &args.policies.inventory));
     let mut evaluator = Evaluator::new(&set, &namespaces)
         .with_engine(args.policies.rego_engine)
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(|e| anyhow::anyhow!(e))?
+        .recording_passes(args.output.reports_passes());
     // Kept alive for the run: image verification does its registry I/O on this runtime.
     let mut _runtime = None;
     if !set.image_policies.is_empty() {

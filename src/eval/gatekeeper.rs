@@ -339,7 +339,9 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
     for c in &gk.constraints {
         match review(gk, c, subject) {
             Ok(None) => {}
-            Ok(Some(violations)) if violations.is_empty() => out.passed += 1,
+            Ok(Some(violations)) if violations.is_empty() => {
+                out.pass(doc, &format!("{}/{}", c.kind, c.name), "violation");
+            }
             Ok(Some(violations)) => {
                 for (message, details) in violations {
                     out.findings.push(Finding {

@@ -121,6 +121,8 @@ pub struct Evaluator {
     compile_error: Option<String>,
     /// `--rego-engine compiled`: a failed compiled run is reported, not retried.
     compiled_only: bool,
+    /// Record each pass (for outputs with one case per rule and resource).
+    record_passes: bool,
     /// The data document of the policy set (without rules), as the compiled batch reads it.
     data: Value,
     gatekeeper: Gatekeeper,
@@ -136,6 +138,25 @@ pub struct Outcome {
     pub passed: usize,
     /// `print()` output, as `<input file>:<line>: <policy file>:<line>: <message>`.
     pub prints: Vec<String>,
+    /// Each pass, when [`Evaluator::recording_passes`] asked for them.
+    pub passes: Vec<crate::finding::Pass>,
+    record_passes: bool,
+}
+
+impl Outcome {
+    /// Counts a pass of `policy`/`rule` by `doc`, and records it when asked to.
+    pub(crate) fn pass(&mut self, doc: &Document, policy: &str, rule: &str) {
+        self.passed += 1;
+        if self.record_passes {
+            self.passes.push(crate::finding::Pass {
+                file: doc.file.clone(),
+                line: doc.line,
+                resource: doc.resource.clone(),
+                policy: policy.to_string(),
+                rule: rule.to_string(),
+            });
+        }
+    }
 }
 
 /// Which value a result slot holds.
@@ -176,6 +197,7 @@ impl Evaluator {
             compiled: None,
             compile_error: None,
             compiled_only: false,
+            record_passes: false,
             data: set.engine.get_data(),
             gatekeeper: set.gatekeeper.clone(),
             supply: None,
@@ -303,6 +325,13 @@ impl Evaluator {
     }
 
     /// Verifies workload images with `supply` (when image policies are loaded).
+    /// Records each pass in the outcomes (JUnit, TAP and PolicyReport report passes one by
+    /// one); off by default, when only their number is reported.
+    pub fn recording_passes(mut self, record: bool) -> Self {
+        self.record_passes = record;
+        self
+    }
+
     pub fn with_supply_chain(mut self, supply: supply_chain::SupplyChain) -> Self {
         self.supply = Some(supply);
         self
@@ -398,6 +427,7 @@ impl Evaluator {
             }
         };
         let mut out = self.evaluate_rego(scope, &doc, Value::from(subject.object.clone()));
+        out.record_passes = self.record_passes;
         gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
         if let Some(supply) = supply {
             supply.evaluate(&doc, &subject.object, &mut out);
@@ -489,7 +519,10 @@ impl Evaluator {
         doc: &Document,
         mut value_of: impl FnMut(Slot<'_>) -> Result<Value, String>,
     ) -> Outcome {
-        let mut out = Outcome::default();
+        let mut out = Outcome {
+            record_passes: self.record_passes,
+            ..Default::default()
+        };
         let mut n = 0;
         for (k, sel) in self.selected.iter().enumerate() {
             let exceptions = match &sel.exception_path {
@@ -524,7 +557,7 @@ impl Evaluator {
                         .push(finding(doc, &sel.package, &rule.name, severity, result));
                 }
                 if out.findings.len() == before {
-                    out.passed += 1;
+                    out.pass(doc, &sel.package, &rule.name);
                 }
             }
         }

@@ -1,5 +1,6 @@
-//! JUnit XML: one test suite per input file, one test case per finding (failures fail, warnings
-//! carry system-out, exceptions and dryruns are skipped), errors as `<error>`.
+//! JUnit XML: one test suite per input file, one test case per rule evaluated against a
+//! resource (conftest's shape: passes included) — failures fail, warnings pass with their
+//! messages in system-out, exceptions and dryruns are skipped — and errors as `<error>`.
 
 use crate::finding::{Decision, Severity};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -8,41 +9,48 @@ use std::collections::BTreeMap;
 pub(super) fn render(d: &Decision) -> String {
     let mut report = Report::new("policyctl");
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
-    for f in &d.findings {
-        let name = format!(
-            "{}/{}{}: {}",
-            f.policy,
-            f.rule,
-            f.resource
-                .as_ref()
-                .map(|r| format!(" {}", r.display()))
-                .unwrap_or_default(),
-            f.message
-        );
-        let status = match f.severity {
-            Severity::Failure => {
+    for case in d.cases() {
+        let messages: Vec<String> = case
+            .findings
+            .iter()
+            .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
+            .collect();
+        let status = match case.worst() {
+            None | Some(Severity::Warning) => TestCaseStatus::success(),
+            Some(Severity::Failure) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(f.message.as_str());
+                let failing: Vec<&str> = case
+                    .findings
+                    .iter()
+                    .filter(|f| f.severity == Severity::Failure)
+                    .map(|f| f.message.as_str())
+                    .collect();
+                s.set_message(failing.join("; "));
                 s.set_type("failure");
-                s.set_description(format!("{}:{}: {}", f.file, f.line, f.message));
+                s.set_description(messages.join("\n"));
                 s
             }
-            Severity::Warning => TestCaseStatus::success(),
-            Severity::Exception | Severity::Dryrun => {
+            Some(sev @ (Severity::Exception | Severity::Dryrun)) => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(f.severity.as_str());
+                s.set_message(sev.as_str());
                 s
             }
         };
-        let mut case = TestCase::new(name, status);
-        case.set_classname(f.file.as_str());
-        if f.severity == Severity::Warning {
-            case.set_system_out(format!("warning: {}:{}: {}", f.file, f.line, f.message));
+        let mut tc = TestCase::new(case.name(), status);
+        tc.set_classname(case.file);
+        if case.worst() == Some(Severity::Warning) {
+            tc.set_system_out(
+                messages
+                    .iter()
+                    .map(|m| format!("warning: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         suites
-            .entry(f.file.as_str())
-            .or_insert_with(|| TestSuite::new(f.file.as_str()))
-            .add_test_case(case);
+            .entry(case.file)
+            .or_insert_with(|| TestSuite::new(case.file))
+            .add_test_case(tc);
     }
     for e in &d.errors {
         let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
@@ -54,15 +62,6 @@ pub(super) fn render(d: &Decision) -> String {
             .entry(e.file.as_str())
             .or_insert_with(|| TestSuite::new(e.file.as_str()))
             .add_test_case(case);
-    }
-    if d.summary.passed > 0 {
-        let mut suite = TestSuite::new("passed");
-        let case = TestCase::new(
-            format!("{} rule evaluations passed", d.summary.passed),
-            TestCaseStatus::success(),
-        );
-        suite.add_test_case(case);
-        suites.insert("", suite);
     }
     report.add_test_suites(suites.into_values());
     report

@@ -29,6 +29,14 @@ pub enum Format {
     Table,
 }
 
+impl Format {
+    /// Whether the format reports each pass (one case per rule and resource), so the
+    /// evaluation must record them rather than only count them.
+    pub fn reports_passes(self) -> bool {
+        matches!(self, Format::Junit | Format::Tap)
+    }
+}
+
 /// Renders the decision in the chosen format. `color` only affects `text`.
 pub fn render(decision: &Decision, format: Format, color: bool) -> String {
     match format {

@@ -1,25 +1,31 @@
-//! Test Anything Protocol: one test point per finding and per error; passing rules as one `ok`.
+//! Test Anything Protocol: one test point per rule evaluated against a resource (conftest's
+//! shape: passes included), and one per error.
 
 use super::location;
 use crate::finding::{Decision, Severity};
 
 pub(super) fn render(d: &Decision) -> String {
     let mut lines = Vec::new();
-    for f in &d.findings {
-        let (status, directive) = match f.severity {
-            Severity::Failure => ("not ok", String::new()),
-            Severity::Warning => ("ok", " # TODO warning".to_string()),
-            Severity::Exception => ("ok", " # SKIP exception".to_string()),
-            Severity::Dryrun => ("ok", " # SKIP dryrun".to_string()),
+    for case in d.cases() {
+        let messages: Vec<&str> = case.findings.iter().map(|f| f.message.as_str()).collect();
+        let (status, directive) = match case.worst() {
+            None => ("ok", String::new()),
+            Some(Severity::Failure) => ("not ok", String::new()),
+            Some(Severity::Warning) => ("ok", " # TODO warning".to_string()),
+            Some(Severity::Exception) => ("ok", " # SKIP exception".to_string()),
+            Some(Severity::Dryrun) => ("ok", " # SKIP dryrun".to_string()),
+        };
+        let detail = if messages.is_empty() {
+            String::new()
+        } else {
+            format!(" - {}", messages.join("; "))
         };
         lines.push((
             status,
             format!(
-                "{} - {}/{} - {}{directive}",
-                location(&f.file, f.line),
-                f.policy,
-                f.rule,
-                f.message
+                "{} - {}{detail}{directive}",
+                location(case.file, case.line),
+                case.name()
             ),
         ));
     }
@@ -27,12 +33,6 @@ pub(super) fn render(d: &Decision) -> String {
         lines.push((
             "not ok",
             format!("{} - error - {}", location(&e.file, e.line), e.message),
-        ));
-    }
-    if d.summary.passed > 0 {
-        lines.push((
-            "ok",
-            format!("{} rule evaluations passed", d.summary.passed),
         ));
     }
     let mut out = format!("1..{}\n", lines.len());
