@@ -136,3 +136,99 @@ fn junit_and_tap_have_one_case_per_rule_and_resource() {
     assert_eq!(json["summary"]["passed"], 7);
     assert!(json.get("passes").is_none(), "{json:#}");
 }
+
+/// `-o policyreport`: every report validates against the PolicyReport CRD's schema
+/// (testdata/policyreport), namespaced objects land in their namespace's PolicyReport and the
+/// rest in the ClusterPolicyReport, one result per rule × resource, summaries that add up.
+#[test]
+fn policyreport_validates_against_the_crd_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("testdata/policyreport/v1alpha2.schema.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let run = |args: &[&str]| {
+        let out = common::policyctl().args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let yaml = run(&[
+        "check",
+        "-o",
+        "policyreport",
+        "testdata/k8s",
+        "testdata/conftest/inputs",
+        "-p",
+        "builtin",
+        "-p",
+        "testdata/conftest/policy",
+    ]);
+    let tap = run(&[
+        "check",
+        "-o",
+        "tap",
+        "testdata/k8s",
+        "testdata/conftest/inputs",
+        "-p",
+        "builtin",
+        "-p",
+        "testdata/conftest/policy",
+    ]);
+    let cases = tap
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("1..")
+        .parse::<usize>()
+        .unwrap();
+    let mut results = 0;
+    let mut kinds = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&yaml) {
+        let report: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&report)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}\n{report:#}");
+        let list = report["results"].as_array().unwrap();
+        results += list.len();
+        let summed: u64 = ["pass", "fail", "warn", "error", "skip"]
+            .iter()
+            .map(|k| report["summary"][k].as_u64().unwrap())
+            .sum();
+        assert_eq!(summed as usize, list.len(), "{report:#}");
+        let kind = report["kind"].as_str().unwrap().to_string();
+        let ns = report["metadata"]["namespace"].as_str().map(str::to_string);
+        for r in list {
+            if let Some(res) = r["resources"].as_array().and_then(|a| a.first()) {
+                assert_eq!(
+                    res["namespace"].as_str().map(str::to_string),
+                    ns,
+                    "{r:#} in {kind}"
+                );
+            }
+        }
+        kinds.push((kind, ns));
+    }
+    assert_eq!(
+        results, cases,
+        "one result per TAP case (rule × resource, errors included)"
+    );
+    assert!(
+        kinds.iter().any(|(k, _)| k == "ClusterPolicyReport"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, ns)| k == "PolicyReport" && ns.is_some()),
+        "{kinds:?}"
+    );
+    assert!(
+        yaml.contains("result: fail") && yaml.contains("result: pass"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("result: skip"),
+        "the conftest exception is a skip: {yaml}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod github;
 mod junit;
+mod policyreport;
 mod sarif;
 mod tap;
 mod text;
@@ -27,13 +28,16 @@ pub enum Format {
     Tap,
     /// A table of findings.
     Table,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReports per namespace and a ClusterPolicyReport (YAML
+    /// for `kubectl apply -f -`; Policy Reporter shows them), one result per rule and resource.
+    Policyreport,
 }
 
 impl Format {
     /// Whether the format reports each pass (one case per rule and resource), so the
     /// evaluation must record them rather than only count them.
     pub fn reports_passes(self) -> bool {
-        matches!(self, Format::Junit | Format::Tap)
+        matches!(self, Format::Junit | Format::Tap | Format::Policyreport)
     }
 }
 
@@ -47,6 +51,7 @@ pub fn render(decision: &Decision, format: Format, color: bool) -> String {
         Format::Github => github::render(decision),
         Format::Tap => tap::render(decision),
         Format::Table => text::table(decision),
+        Format::Policyreport => policyreport::render(decision),
     }
 }
 
