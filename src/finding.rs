@@ -155,6 +155,10 @@ pub struct Decision {
     /// either way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub passes: Vec<Pass>,
+    /// `policy/rule` -> title and description from `# METADATA`, for reports that describe
+    /// rules (SARIF).
+    #[serde(skip)]
+    pub rule_docs: std::collections::BTreeMap<String, crate::policy::annotations::RuleDoc>,
 }
 
 /// What the caller wants the exit code to mean.

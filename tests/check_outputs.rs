@@ -232,3 +232,50 @@ fn policyreport_validates_against_the_crd_schema() {
         "the conftest exception is a skip: {yaml}"
     );
 }
+
+/// SARIF rule descriptors carry `title` / `description` from `# METADATA` (a rule's own block,
+/// else its package's).
+#[test]
+fn sarif_rules_are_described_from_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.rego");
+    std::fs::write(
+        &policy,
+        "# METADATA\n# title: Shop rules\n# description: What every shop workload follows.\npackage main\nimport rego.v1\n\n# METADATA\n# title: Deployments name their team\n# description: A Deployment without a team label has no owner to page.\ndeny contains msg if {\n  input.kind == \"Deployment\"\n  not input.metadata.labels.team\n  msg := \"needs a team label\"\n}\n\nwarn contains msg if {\n  input.kind == \"Deployment\"\n  msg := \"reviewed\"\n}\n",
+    )
+    .unwrap();
+    let out = common::policyctl()
+        .args([
+            "check",
+            "-o",
+            "sarif",
+            "-p",
+            policy.to_str().unwrap(),
+            "testdata/conftest/inputs/deployment.yaml",
+        ])
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    let rule = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id}: {rules:#?}"))
+    };
+    assert_eq!(
+        rule("main/deny")["shortDescription"]["text"],
+        "Deployments name their team"
+    );
+    assert_eq!(
+        rule("main/deny")["fullDescription"]["text"],
+        "A Deployment without a team label has no owner to page."
+    );
+    assert_eq!(
+        rule("main/warn")["shortDescription"]["text"],
+        "Shop rules",
+        "the package's block"
+    );
+}

@@ -3,6 +3,7 @@
 //! of the rules each package declares. This module owns "which rules exist and what they mean"
 //! (conftest's naming conventions); it must not evaluate inputs.
 
+pub mod annotations;
 pub mod gatekeeper;
 mod rules;
 pub use crate::strict;

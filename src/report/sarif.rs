@@ -4,9 +4,9 @@
 
 use crate::finding::{Decision, Severity};
 use serde_sarif::sarif::{
-    ArtifactLocation, Invocation, Location, Message, Notification, PhysicalLocation, PropertyBag,
-    Region, ReportingDescriptor, Result as SarifResult, ResultKind, ResultLevel, Run, Sarif, Tool,
-    ToolComponent, SCHEMA_URL,
+    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingDescriptor, Result as SarifResult, ResultKind,
+    ResultLevel, Run, Sarif, Tool, ToolComponent, SCHEMA_URL,
 };
 use std::collections::BTreeMap;
 
@@ -35,10 +35,33 @@ pub(super) fn render(d: &Decision) -> String {
     for f in &d.findings {
         let id = format!("{}/{}", f.policy, f.rule);
         rules.entry(id.clone()).or_insert_with(|| {
-            ReportingDescriptor::builder()
-                .id(id.clone())
-                .name(f.rule.clone())
-                .build()
+            let doc = d.rule_docs.get(&id);
+            let text = |s: &String| MultiformatMessageString::builder().text(s.clone()).build();
+            match (
+                doc.and_then(|d| d.title.as_ref()),
+                doc.and_then(|d| d.description.as_ref()),
+            ) {
+                (Some(t), Some(desc)) => ReportingDescriptor::builder()
+                    .id(id.clone())
+                    .name(f.rule.clone())
+                    .short_description(text(t))
+                    .full_description(text(desc))
+                    .build(),
+                (Some(t), None) => ReportingDescriptor::builder()
+                    .id(id.clone())
+                    .name(f.rule.clone())
+                    .short_description(text(t))
+                    .build(),
+                (None, Some(desc)) => ReportingDescriptor::builder()
+                    .id(id.clone())
+                    .name(f.rule.clone())
+                    .full_description(text(desc))
+                    .build(),
+                (None, None) => ReportingDescriptor::builder()
+                    .id(id.clone())
+                    .name(f.rule.clone())
+                    .build(),
+            }
         });
         let (level, kind) = match f.severity {
             Severity::Failure => (ResultLevel::Error, ResultKind::Fail),
