@@ -47,11 +47,14 @@ impl ParseError {
     }
 }
 
-/// Every parser name `--parser` accepts, including the ones we refuse with a reason.
+/// Every input format policyctl knows: those it parses (the values `--parser` lists and
+/// accepts) and conftest's formats it refuses with a reason when a file of that kind is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Parser {
     Yaml,
     Json,
+    /// JSON with `//` and `/* */` comments (tsconfig.json, devcontainer.json, VS Code settings).
+    Jsonc,
     Toml,
     Hcl2,
     #[value(name = "tfplan")]
@@ -64,15 +67,25 @@ pub enum Parser {
     Xml,
     Properties,
     Ignore,
-    // conftest parsers without a maintained Rust crate: refused with a clear error (docs/inputs.md).
+    // conftest parsers without a maintained Rust crate: refused with a clear error
+    // (docs/inputs.md), and not offered by `--parser`.
+    #[value(skip)]
     Hcl1,
+    #[value(skip)]
     Jsonnet,
+    #[value(skip)]
     Hocon,
+    #[value(skip)]
     Edn,
+    #[value(skip)]
     Nginx,
+    #[value(skip)]
     Vcl,
+    #[value(skip)]
     Groovy,
+    #[value(skip)]
     Cue,
+    #[value(skip)]
     Textproto,
 }
 
@@ -81,6 +94,7 @@ impl Parser {
         match self {
             Parser::Yaml => "yaml",
             Parser::Json => "json",
+            Parser::Jsonc => "jsonc",
             Parser::Toml => "toml",
             Parser::Hcl2 => "hcl2",
             Parser::TerraformPlan => "tfplan",
@@ -140,6 +154,7 @@ impl Parser {
         Some(match ext {
             "yaml" | "yml" => Parser::Yaml,
             "json" => Parser::Json,
+            "jsonc" => Parser::Jsonc,
             "toml" => Parser::Toml,
             "tf" | "tfvars" | "hcl" => Parser::Hcl2,
             "ini" | "cfg" => Parser::Ini,
@@ -201,6 +216,7 @@ pub fn parse(file: &str, text: &str, parser: Parser) -> Result<Vec<Document>, Pa
     let docs: Vec<(usize, Json)> = match parser {
         Parser::Yaml => return yaml::parse(file, text),
         Parser::Json => return structured::json_documents(file, text),
+        Parser::Jsonc => return structured::json_documents(file, &structured::strip_json_comments(text)),
         Parser::TerraformPlan => vec![(1, structured::terraform_plan(text)?)],
         Parser::Cyclonedx => vec![(1, structured::cyclonedx(text)?)],
         Parser::Spdx => vec![(1, structured::spdx(text)?)],

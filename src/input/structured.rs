@@ -123,3 +123,75 @@ mod tests {
         assert_eq!(toml("a = 1\nb = = 2\n").unwrap_err().line, 2);
     }
 }
+
+/// JSONC: `//` and `/* */` comments outside strings become spaces (newlines kept), so the JSON
+/// parser's line and column still point into the original file. An unterminated block comment
+/// is left in place, for the JSON parser to report where it starts.
+pub(super) fn strip_json_comments(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            out.push(c);
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            in_string = c != b'"';
+            i += 1;
+            continue;
+        }
+        match (c, b.get(i + 1)) {
+            (b'"', _) => {
+                in_string = true;
+                out.push(c);
+                i += 1;
+            }
+            (b'/', Some(b'/')) => {
+                while i < b.len() && b[i] != b'\n' {
+                    out.push(b' ');
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => match text[i + 2..].find("*/") {
+                Some(end) => {
+                    for &x in &b[i..i + 2 + end + 2] {
+                        out.push(if x == b'\n' { b'\n' } else { b' ' });
+                    }
+                    i += 2 + end + 2;
+                }
+                None => {
+                    out.extend_from_slice(&b[i..]);
+                    i = b.len();
+                }
+            },
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    // Only ASCII bytes were replaced, and only outside strings: still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+#[cfg(test)]
+mod jsonc_tests {
+    use super::*;
+
+    #[test]
+    fn comments_are_blanked_and_lines_kept() {
+        let text = "{\n  // a comment with \"quotes\"\n  \"a\": \"x // not a comment\", /* block\n spanning */ \"b\": 1\n}\n";
+        let stripped = strip_json_comments(text);
+        assert_eq!(stripped.lines().count(), text.lines().count());
+        let v: Json = serde_json::from_str(&stripped).unwrap();
+        assert_eq!(v["a"], "x // not a comment");
+        assert_eq!(v["b"], 1);
+        let err = json_value(&strip_json_comments("{\n// c\n\"a\": ,\n}"), "JSON").unwrap_err();
+        assert_eq!(err.line, 3, "{err:?}");
+    }
+}
