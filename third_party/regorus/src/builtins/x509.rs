@@ -279,7 +279,7 @@ fn asn1_string(tag: u8, body: &[u8]) -> Result<String> {
             .map_err(|_| invalid("UTF-8 string")),
         // BMPString
         0x1e => {
-            if body.len() % 2 != 0 {
+            if body.len() % 2 == 1 {
                 return Err(invalid("BMPString"));
             }
             let units: Vec<u16> = body

@@ -442,7 +442,7 @@ fn parse_pipe(action: &str, in_range: bool) -> core::result::Result<Pipe, String
     Ok(pipe)
 }
 
-enum End {
+enum Stop {
     End,
     Else,
     /// `{{else if …}}` / `{{else with …}}`: the keyword and the rest of the action.
@@ -463,7 +463,7 @@ fn parse_list(
     pos: &mut usize,
     depth_range: bool,
     fail: Fail<'_>,
-) -> Result<(Vec<Node>, End)> {
+) -> Result<(Vec<Node>, Stop)> {
     let mut nodes = Vec::new();
     while let Some((is_action, text)) = tokens.get(*pos) {
         *pos += 1;
@@ -483,8 +483,8 @@ fn parse_list(
             .unwrap_or("");
         let rest = action[word.len()..].trim();
         match word {
-            "end" if rest.is_empty() => return Ok((nodes, End::End)),
-            "else" if rest.is_empty() => return Ok((nodes, End::Else)),
+            "end" if rest.is_empty() => return Ok((nodes, Stop::End)),
+            "else" if rest.is_empty() => return Ok((nodes, Stop::Else)),
             "else" => {
                 let kw = rest.split_whitespace().next().unwrap_or("");
                 if kw != "if" && kw != "with" {
@@ -492,7 +492,7 @@ fn parse_list(
                 }
                 return Ok((
                     nodes,
-                    End::ElseChain(kw.to_string(), rest[kw.len()..].trim().to_string()),
+                    Stop::ElseChain(kw.to_string(), rest[kw.len()..].trim().to_string()),
                 ));
             }
             "if" | "with" | "range" => {
@@ -534,7 +534,7 @@ fn parse_list(
                     return Err(fail("{{define}}: unexpected pipeline".into()));
                 }
                 let (body, end) = parse_list(tokens, pos, false, fail)?;
-                if !matches!(end, End::End) {
+                if !matches!(end, Stop::End) {
                     return Err(fail(format!("{{{{{word} {tname:?}}}}} has no {{{{end}}}}")));
                 }
                 nodes.push(Node::Define(tname.clone(), body));
@@ -554,7 +554,7 @@ fn parse_list(
             }
         }
     }
-    Ok((nodes, End::Eof))
+    Ok((nodes, Stop::Eof))
 }
 
 fn parse_branch(
@@ -579,18 +579,18 @@ fn parse_branch(
     })?;
     let (then, end) = parse_list(tokens, pos, in_range || kind == 2, fail)?;
     let otherwise = match end {
-        End::End => Vec::new(),
-        End::Else => match parse_list(tokens, pos, in_range, fail)? {
-            (o, End::End) => o,
+        Stop::End => Vec::new(),
+        Stop::Else => match parse_list(tokens, pos, in_range, fail)? {
+            (o, Stop::End) => o,
             _ => return Err(fail(format!("{{{{{word}}}}}: expected {{{{end}}}}"))),
         },
-        End::ElseChain(kw, cond) if (kw == "if" && kind == 0) || (kw == "with" && kind == 1) => {
+        Stop::ElseChain(kw, cond) if (kw == "if" && kind == 0) || (kw == "with" && kind == 1) => {
             alloc::vec![parse_branch(&kw, &cond, tokens, pos, in_range, fail)?]
         }
-        End::ElseChain(kw, _) => {
+        Stop::ElseChain(kw, _) => {
             return Err(fail(format!("{{{{else {kw}}}}} inside {{{{{word}}}}}")))
         }
-        End::Eof => {
+        Stop::Eof => {
             return Err(fail(format!(
                 "unexpected EOF: {{{{{word}}}}} has no {{{{end}}}}"
             )))
@@ -1316,8 +1316,8 @@ pub(super) fn render(
     let mut pos = 0;
     let (nodes, end) = parse_list(&tokens, &mut pos, false, fail)?;
     match end {
-        End::Eof => {}
-        End::End => return Err(fail("unexpected {{end}}".into())),
+        Stop::Eof => {}
+        Stop::End => return Err(fail("unexpected {{end}}".into())),
         _ => return Err(fail("unexpected {{else}}".into())),
     }
     let root = V::from_value(vars);

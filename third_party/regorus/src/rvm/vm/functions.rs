@@ -1,5 +1,7 @@
 // Copyright (c) Microsoft Corporation.
 // Licensed under the MIT License.
+#![allow(clippy::unnecessary_lazy_evaluations)] // a VmError built eagerly runs its drop glue on the happy path (PATCHES.md 16)
+
 use crate::builtins;
 use crate::value::Value;
 
