@@ -6,6 +6,7 @@
 mod dockerfile;
 mod hcl;
 mod ignore;
+mod jsonnet;
 mod kv;
 mod structured;
 mod xml;
@@ -71,7 +72,6 @@ pub enum Parser {
     // (docs/inputs.md), and not offered by `--parser`.
     #[value(skip)]
     Hcl1,
-    #[value(skip)]
     Jsonnet,
     #[value(skip)]
     Hocon,
@@ -236,6 +236,7 @@ pub fn parse(file: &str, text: &str, parser: Parser) -> Result<Vec<Document>, Pa
         Parser::Dotenv => vec![(1, kv::dotenv(text)?)],
         Parser::Properties => vec![(1, kv::properties(text)?)],
         Parser::Xml => vec![(1, xml::parse(text)?)],
+        Parser::Jsonnet => vec![(1, jsonnet::evaluate(file, text)?)],
         Parser::Ignore => vec![(1, ignore::parse(text))],
         unsupported => {
             return Err(ParseError::new(
