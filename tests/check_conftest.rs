@@ -160,6 +160,7 @@ fn every_parser_produces_conftest_shaped_documents() {
         ("Dockerfile", "dockerfile: line 3 runs curl | sh"),
         ("app.ini", "ini: database.port must not be 5432"),
         ("app.json", "json: debug is on"),
+        ("app.jsonnet", "jsonnet: app-web runs 1 replica"),
         ("app.properties", "properties: log level is DEBUG"),
         ("app.yaml", "yaml: debug is on"),
         ("config.toml", "toml: server.debug is on"),
@@ -171,6 +172,7 @@ fn every_parser_produces_conftest_shaped_documents() {
             "cyclonedx: component mystery has no version",
         ),
         ("sbom.spdx.json", "spdx: package openssl has no license"),
+        ("settings.jsonc", "jsonc: editor.debug is on"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -55,3 +55,7 @@ deny_ignore contains "ignore: .env must be ignored" if {
 	entry.Kind == "NegatedPath"
 	entry.Value == ".env"
 }
+
+deny_jsonc contains "jsonc: editor.debug is on" if input.editor.debug == true
+
+deny_jsonnet contains sprintf("jsonnet: %s runs %d replica", [input.name, input.replicas]) if input.replicas < 2

@@ -1,0 +1,6 @@
+local names = import '../lib/names.libsonnet';
+
+{
+  name: names.app('web'),
+  replicas: std.length(['only-one']),
+}
