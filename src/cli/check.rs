@@ -173,7 +173,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
     let mut decision = pool.install(|| pipeline::check(&evaluator, &input_opts));
     decision.errors.splice(0..0, load_errors);
     decision.summary.policies = default_label;
-    decision.rule_docs = policy::annotations::rule_docs(&set.sources);
+    if args.output == Format::Sarif {
+        decision.rule_docs = policy::annotations::rule_docs(&set.sources);
+    }
     {
         use std::io::Write;
         let mut stderr = std::io::stderr().lock();
