@@ -147,32 +147,23 @@ fn policyreport_validates_against_the_crd_schema() {
     )
     .unwrap();
     let validator = jsonschema::draft7::new(&schema).unwrap();
-    let run = |args: &[&str]| {
-        let out = common::policyctl().args(args).output().unwrap();
+    // The same check in two formats: the report and the TAP cases it must match one to one.
+    let run = |format: &str| {
+        let out = common::policyctl()
+            .args([
+                "check",
+                "-o",
+                format,
+                "testdata/k8s",
+                "testdata/conftest/inputs",
+            ])
+            .args(["-p", "builtin", "-p", "testdata/conftest/policy"])
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap()
     };
-    let yaml = run(&[
-        "check",
-        "-o",
-        "policyreport",
-        "testdata/k8s",
-        "testdata/conftest/inputs",
-        "-p",
-        "builtin",
-        "-p",
-        "testdata/conftest/policy",
-    ]);
-    let tap = run(&[
-        "check",
-        "-o",
-        "tap",
-        "testdata/k8s",
-        "testdata/conftest/inputs",
-        "-p",
-        "builtin",
-        "-p",
-        "testdata/conftest/policy",
-    ]);
+    let yaml = run("policyreport");
+    let tap = run("tap");
     let cases = tap
         .lines()
         .next()

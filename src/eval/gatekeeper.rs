@@ -340,7 +340,7 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
         match review(gk, c, subject) {
             Ok(None) => {}
             Ok(Some(violations)) if violations.is_empty() => {
-                out.pass(doc, &format!("{}/{}", c.kind, c.name), "violation");
+                out.pass(doc, || format!("{}/{}", c.kind, c.name), "violation");
             }
             Ok(Some(violations)) => {
                 for (message, details) in violations {

@@ -144,10 +144,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// Counts a pass of `policy`/`rule` by `doc`, and records it when asked to.
-    pub(crate) fn pass(&mut self, doc: &Document, policy: &str, rule: &str) {
+    /// Counts a pass of `policy`/`rule` by `doc`, and records it when asked to (`policy` is
+    /// only built then: counting is the webhook's hot path).
+    pub(crate) fn pass<P: ToString>(
+        &mut self,
+        doc: &Document,
+        policy: impl FnOnce() -> P,
+        rule: &str,
+    ) {
         self.passed += 1;
         if self.record_passes {
+            let policy = policy();
             self.passes.push(crate::finding::Pass {
                 file: doc.file.clone(),
                 line: doc.line,
@@ -557,7 +564,7 @@ impl Evaluator {
                         .push(finding(doc, &sel.package, &rule.name, severity, result));
                 }
                 if out.findings.len() == before {
-                    out.pass(doc, &sel.package, &rule.name);
+                    out.pass(doc, || &sel.package, &rule.name);
                 }
             }
         }

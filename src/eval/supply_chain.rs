@@ -51,7 +51,7 @@ fn findings(
         for p in &verdict.policies {
             let severity = match p.verdict {
                 Verdict::Allow => {
-                    out.pass(doc, &format!("ClusterImagePolicy/{}", p.name), p.code);
+                    out.pass(doc, || format!("ClusterImagePolicy/{}", p.name), p.code);
                     continue;
                 }
                 Verdict::Warn => Severity::Warning,
