@@ -27,12 +27,6 @@ pub(super) fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::Bui
     m.insert("crypto.parse_private_keys", (parse_private_keys, 1));
 }
 
-const INTEGER: u8 = 0x02;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
-
 // ---- Private keys ---------------------------------------------------------------------------
 
 enum PrivateKey {
