@@ -8,4 +8,8 @@ scripts/install-test-deps.sh
 cargo test --locked "$@"
 # The patched regorus's own suite (its YAML cases and integration tests), so a patch that
 # breaks regorus is caught (third_party/regorus/PATCHES.md).
-cargo test --locked --manifest-path third_party/regorus/Cargo.toml --lib --test mod
+# It builds into this crate's target/ with the same debug-info settings, so dependencies built
+# identically are shared and a fresh clone's disk use stays small.
+CARGO_TARGET_DIR="$PWD/target" cargo test --locked --manifest-path third_party/regorus/Cargo.toml \
+    --config 'profile.dev.debug="line-tables-only"' --config 'profile.dev.package."*".debug=false' \
+    --lib --test mod
