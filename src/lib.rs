@@ -16,6 +16,7 @@ pub mod input;
 pub mod pipeline;
 pub mod policy;
 pub mod rego;
+pub mod remote;
 pub mod report;
 pub mod server;
 pub mod strict;

@@ -24,7 +24,8 @@ pub struct Args {
 
     /// Policy file or directory (repeatable). Default: `./policy` when it exists (conftest's
     /// default), else the built-in library; name it with `-p builtin` to use it alongside your
-    /// own.
+    /// own. Remote sets: `oci://REGISTRY/REPO:TAG` (conftest push / policyctl push), an OPA
+    /// bundle `bundle.tar.gz` or `https://…/bundle.tar.gz` (docs/policies.md).
     #[arg(
         short = 'p',
         long = "policy",
@@ -92,6 +93,9 @@ pub struct Args {
     #[command(flatten)]
     pub registry: super::registry_args::RegistryArgs,
 
+    #[command(flatten)]
+    pub remote: super::remote_args::RemotePolicyArgs,
+
     /// Colour in text output (`NO_COLOR` set means never).
     #[arg(long, value_enum, default_value = "auto", env = "POLICYCTL_COLOR")]
     pub color: Color,
@@ -117,7 +121,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         .context("--ignore is not a valid regular expression")?;
     let namespaces = args.policies.namespaces()?;
     // conftest's default policy directory, when there is one; else the built-in library.
-    let (policy_paths, default_label) = if !args.policy.is_empty() {
+    let (policy_paths, mut default_label) = if !args.policy.is_empty() {
         (args.policy.clone(), String::new())
     } else if std::path::Path::new("policy").is_dir() {
         (
@@ -130,13 +134,20 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
             "built-in library (default; no ./policy directory)".to_string(),
         )
     };
-    let load_opts = args.policies.load_options(policy_paths);
+    let mut load_opts = args.policies.load_options(policy_paths);
+    let (fetch_errors, labels) = args
+        .remote
+        .resolve(&mut load_opts, &args.registry.insecure_registry)?;
+    if !labels.is_empty() {
+        default_label = labels.join(", ");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
 
     let (sources, mut load_errors) = policy::discover(&load_opts);
+    load_errors.splice(0..0, fetch_errors);
     let (mut set, errors) = policy::load(sources, &load_opts);
     load_errors.extend(errors);
     load_errors.extend(pipeline::load_inventory(&mut set, &args.policies.inventory));

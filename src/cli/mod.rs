@@ -6,6 +6,8 @@ mod config;
 mod meta;
 mod parse;
 mod registry_args;
+mod remote_args;
+mod push_pull;
 mod serve;
 mod signer_args;
 mod test;
@@ -53,6 +55,10 @@ enum Command {
     VerifyBlob(verify_blob::Args),
     /// Serve the validating admission webhook (HTTPS).
     Serve(serve::Args),
+    /// Publish a policy directory to an OCI registry (conftest's artifact format).
+    Push(push_pull::PushArgs),
+    /// Download a policy set (OCI artifact or OPA bundle) into a directory.
+    Pull(push_pull::PullArgs),
     /// Print shell completions for bash, zsh, fish, powershell or elvish.
     Completion(meta::CompletionArgs),
     /// Print the policyctl(1) man page, or write every page (one per verb) with --out.
@@ -88,6 +94,8 @@ where
         Command::Test(args) => test::run(args),
         Command::VerifyImage(args) => verify_image::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Push(args) => push_pull::push(args),
+        Command::Pull(args) => push_pull::pull(args),
         Command::Completion(args) => meta::completion(args),
         Command::Man(args) => meta::man(args),
         Command::Version => meta::version(),
@@ -196,6 +204,7 @@ impl PolicyArgs {
             data_paths: self.data.clone(),
             rego_version: self.rego_version,
             include_tests: false,
+            ..Default::default()
         }
     }
 }

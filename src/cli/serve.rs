@@ -11,7 +11,10 @@ use std::time::Duration;
 #[command(
     after_help = "POST /validate takes admission.k8s.io/v1 AdmissionReviews; /healthz, /readyz and \
 /metrics (Prometheus) are served too. Policies, inventory and the TLS certificate are reloaded when \
-their files change; a broken policy set is refused and the last good one keeps serving. Logs are \
+their files change; a broken policy set is refused and the last good one keeps serving. Remote \
+sets (-p oci://REGISTRY/REPO:TAG, OPA bundle URLs) are polled (--policy-poll) and swapped in \
+atomically when their digest changes; with an unreachable registry at start the last verified \
+cached copy serves, and with none the webhook is not ready and denies every request. Logs are \
 JSON on stderr, one decision line per request.\n\nExample:\n  policyctl serve -p builtin -p /policies \
 --tls-cert /tls/tls.crt --tls-key /tls/tls.key"
 )]
@@ -45,6 +48,15 @@ pub struct Args {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub remote: super::remote_args::RemotePolicyArgs,
+
+    /// How often remote policy sets (-p oci://…, bundle URLs) are checked for a new digest, in
+    /// seconds. A new set is fetched, verified and loaded before it replaces the current one;
+    /// a failure keeps the current one (shown in /readyz and the reload metric).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub policy_poll: f64,
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
@@ -55,8 +67,13 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         );
         Ok(Duration::from_secs_f64(v))
     };
+    let (local, remote) = crate::remote::split(&args.policy);
+    let mut fetch = args
+        .remote
+        .fetch_options(&args.registry.insecure_registry, true)?;
+    fetch.timeout = Duration::from_secs(30);
     let opts = ServeOptions {
-        load: args.policies.load_options(args.policy.clone()),
+        load: args.policies.load_options(local),
         namespaces: args.policies.namespaces()?,
         rego_engine: args.policies.rego_engine,
         registry: RegistryOptions {
@@ -74,12 +91,16 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         reload_interval: secs(args.reload_interval, "--reload-interval")?
             .max(Duration::from_millis(100)),
         inventory: args.policies.inventory.clone(),
+        remote,
+        fetch,
+        policy_poll: secs(args.policy_poll, "--policy-poll")?.max(Duration::from_millis(100)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let mut opts = opts;
     opts.verifier.public_root = args.registry.public_root(&runtime)?;
+    opts.fetch.public_root = opts.verifier.public_root.clone();
     runtime.block_on(server::run(opts, args.addr))?;
     Ok(0)
 }

@@ -37,3 +37,63 @@ pub struct SignerArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<String>,
 }
+
+/// A signer as flags name it: a key file, or a keyless identity and issuer (exact or regular
+/// expression), with an optional trusted root.
+pub struct Signer<'a> {
+    pub key: Option<&'a str>,
+    pub identity: Option<&'a str>,
+    pub identity_regexp: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+    pub issuer_regexp: Option<&'a str>,
+    pub trusted_root: Option<&'a str>,
+    /// The issuer flags, for the message when they are missing.
+    pub flags: &'a str,
+}
+
+/// The ClusterImagePolicy a signer describes (every image, one authority), and the TrustRoot its
+/// trusted root names; `None` without a signer.
+pub fn signer_policy(
+    s: &Signer<'_>,
+) -> anyhow::Result<Option<(crate::supply::policy::ImagePolicy, Vec<crate::supply::keyless::TrustRoot>)>> {
+    use crate::supply::keyless::TrustRoot;
+    use anyhow::Context;
+    use serde_json::json;
+    let mut roots = Vec::new();
+    let authority = if let Some(path) = s.key {
+        let pem = std::fs::read_to_string(path).with_context(|| format!("key {path}"))?;
+        json!({"name": "key", "key": {"data": pem}})
+    } else if s.identity.is_some() || s.identity_regexp.is_some() {
+        let mut identity = serde_json::Map::new();
+        match (s.identity, s.identity_regexp) {
+            (Some(v), _) => identity.insert("subject".into(), json!(v)),
+            (None, Some(r)) => identity.insert("subjectRegExp".into(), json!(r)),
+            _ => None,
+        };
+        match (s.issuer, s.issuer_regexp) {
+            (Some(v), _) => identity.insert("issuer".into(), json!(v)),
+            (None, Some(r)) => identity.insert("issuerRegExp".into(), json!(r)),
+            (None, None) => anyhow::bail!("a keyless signer needs {}", s.flags),
+        };
+        let mut keyless = json!({"identities": [identity]});
+        if let Some(path) = s.trusted_root {
+            let text = std::fs::read_to_string(path).with_context(|| format!("trusted root {path}"))?;
+            roots.push(
+                TrustRoot::from_trusted_root_json("command-line", &text)
+                    .map_err(|e| anyhow::anyhow!("trusted root {path}: {e}"))?,
+            );
+            keyless["trustRootRef"] = json!("command-line");
+        }
+        json!({"name": "keyless", "keyless": keyless})
+    } else {
+        return Ok(None);
+    };
+    let doc = json!({
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+        "metadata": {"name": "command-line"},
+        "spec": {"images": [{"glob": "**"}], "authorities": [authority]},
+    });
+    let policy = crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(Some((policy, roots)))
+}

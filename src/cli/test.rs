@@ -47,6 +47,13 @@ pub struct Args {
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Registry (or bundle server) reached over plain HTTP, `host[:port]` (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+
+    #[command(flatten)]
+    pub remote: super::remote_args::RemotePolicyArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -63,13 +70,16 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         .map(regex::Regex::new)
         .transpose()
         .context("--run is not a valid regular expression")?;
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         policy_paths: args.paths.clone(),
         data_paths: args.data.clone(),
         rego_version: args.rego_version,
         include_tests: true,
+        ..Default::default()
     };
+    let (fetch_errors, _) = args.remote.resolve(&mut opts, &args.insecure_registry)?;
     let (sources, mut errors) = policy::discover(&opts);
+    errors.splice(0..0, fetch_errors);
     let (set, load_errors) = policy::load(sources, &opts);
     errors.extend(load_errors);
     if !errors.is_empty() {

@@ -4,7 +4,6 @@ use super::registry_args::RegistryArgs;
 use crate::policy::{self, LoadOptions};
 use crate::supply::keyless::TrustRoot;
 use crate::supply::verify::Verdict;
-use anyhow::Context;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +49,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub remote: super::remote_args::RemotePolicyArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -63,64 +65,32 @@ pub enum Format {
 fn command_line_policy(
     args: &Args,
 ) -> anyhow::Result<Option<(crate::supply::policy::ImagePolicy, Vec<TrustRoot>)>> {
-    use serde_json::json;
-    let mut roots = Vec::new();
-    let authority = if let Some(path) = &args.signer.key {
-        let pem = std::fs::read_to_string(path).with_context(|| format!("--key {path}"))?;
-        json!({"name": "key", "key": {"data": pem}})
-    } else if args.signer.certificate_identity.is_some()
-        || args.signer.certificate_identity_regexp.is_some()
-    {
-        let mut identity = serde_json::Map::new();
-        match (
-            &args.signer.certificate_identity,
-            &args.signer.certificate_identity_regexp,
-        ) {
-            (Some(s), _) => identity.insert("subject".into(), json!(s)),
-            (None, Some(r)) => identity.insert("subjectRegExp".into(), json!(r)),
-            _ => None,
-        };
-        match (&args.signer.certificate_oidc_issuer, &args.signer.certificate_oidc_issuer_regexp) {
-            (Some(s), _) => identity.insert("issuer".into(), json!(s)),
-            (None, Some(r)) => identity.insert("issuerRegExp".into(), json!(r)),
-            (None, None) => anyhow::bail!(
-                "a keyless signer needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
-            ),
-        };
-        let mut keyless = json!({"identities": [identity]});
-        if let Some(path) = &args.signer.trusted_root {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("--trusted-root {path}"))?;
-            roots.push(
-                TrustRoot::from_trusted_root_json("command-line", &text)
-                    .map_err(|e| anyhow::anyhow!("--trusted-root {path}: {e}"))?,
-            );
-            keyless["trustRootRef"] = json!("command-line");
-        }
-        json!({"name": "keyless", "keyless": keyless})
-    } else {
-        return Ok(None);
-    };
-    let doc = json!({
-        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-        "metadata": {"name": "command-line"},
-        "spec": {"images": [{"glob": "**"}], "authorities": [authority]},
-    });
-    let policy = crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    Ok(Some((policy, roots)))
+    let s = &args.signer;
+    super::signer_args::signer_policy(&super::signer_args::Signer {
+        key: s.key.as_deref(),
+        identity: s.certificate_identity.as_deref(),
+        identity_regexp: s.certificate_identity_regexp.as_deref(),
+        issuer: s.certificate_oidc_issuer.as_deref(),
+        issuer_regexp: s.certificate_oidc_issuer_regexp.as_deref(),
+        trusted_root: s.trusted_root.as_deref(),
+        flags: "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp",
+    })
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         policy_paths: args.policy.clone(),
         ..Default::default()
     };
+    let (fetch_errors, _) = args
+        .remote
+        .resolve(&mut opts, &args.registry.insecure_registry)?;
     let (sources, mut errors) = if args.policy.is_empty() {
         (Vec::new(), Vec::new())
     } else {
         policy::discover(&opts)
     };
+    errors.splice(0..0, fetch_errors);
     let (mut set, load_errors) = policy::load(sources, &opts);
     errors.extend(load_errors);
     if let Some((policy, roots)) = command_line_policy(&args)? {

@@ -76,14 +76,22 @@ pub struct LoadOptions {
     pub rego_version: Option<RegoVersion>,
     /// Load `_test.rego` files too (for `policyctl test`).
     pub include_tests: bool,
+    /// Policy sets already fetched from `-p oci://…` and bundle locations (`remote::fetch`).
+    pub remote: Vec<crate::remote::RemoteSet>,
+    /// Some `-p` named a remote set: never fall back to the built-in library, even when every
+    /// remote set failed to fetch.
+    pub remote_requested: bool,
 }
 
 /// Reads every policy source named by `-p` (or the built-in library when there is none).
 pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
     let mut sources = Vec::new();
     let mut errors = Vec::new();
+    for set in &opts.remote {
+        remote_sources(set, opts.include_tests, &mut sources, &mut errors);
+    }
     let defaults = [BUILTIN_NAME.to_string()];
-    let paths = if opts.policy_paths.is_empty() {
+    let paths = if opts.policy_paths.is_empty() && opts.remote.is_empty() && !opts.remote_requested {
         &defaults[..]
     } else {
         &opts.policy_paths[..]
@@ -148,6 +156,71 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
         }
     }
     (sources, errors)
+}
+
+/// The policies and policy documents of a fetched set, named `LOCATION/PATH`.
+fn remote_sources(
+    set: &crate::remote::RemoteSet,
+    include_tests: bool,
+    sources: &mut Vec<Source>,
+    errors: &mut Vec<ToolError>,
+) {
+    use crate::remote::Role;
+    for f in &set.files {
+        let name = set.file_name(&f.path);
+        if f.role == Role::Raw || (!include_tests && f.path.ends_with("_test.rego")) {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&f.bytes) else {
+            errors.push(ToolError::new(name, 0, "policy is not valid UTF-8"));
+            continue;
+        };
+        if f.role == Role::Data && !is_policy_manifest(text) {
+            continue; // data: merged by load_remote_data
+        }
+        sources.push(Source {
+            path: name,
+            text: text.to_string(),
+            builtin: false,
+        });
+    }
+}
+
+/// A fetched set's data: conftest-style data layers merged at the root (as `-d` merges a file),
+/// OPA bundle data at its directory's path.
+fn load_remote_data(engine: &mut Engine, sets: &[crate::remote::RemoteSet], errors: &mut Vec<ToolError>) {
+    use crate::remote::Role;
+    for set in sets {
+        for f in &set.files {
+            let Ok(text) = std::str::from_utf8(&f.bytes) else {
+                continue;
+            };
+            if f.role != Role::Data || is_policy_manifest(text) {
+                continue;
+            }
+            let name = set.file_name(&f.path);
+            let parser = if f.path.ends_with(".json") {
+                crate::input::Parser::Json
+            } else {
+                crate::input::Parser::Yaml
+            };
+            match crate::input::parse(&name, text, parser) {
+                Ok(docs) => {
+                    for doc in docs {
+                        if let Err(e) = engine.add_data(regorus::Value::from(doc.contents)) {
+                            errors.push(ToolError::new(name.as_str(), doc.line, format!("cannot merge data: {e}")));
+                        }
+                    }
+                }
+                Err(e) => errors.push(ToolError::new(name.as_str(), e.line, e.message)),
+            }
+        }
+        for (name, value) in &set.data {
+            if let Err(e) = engine.add_data(regorus::Value::from(value.clone())) {
+                errors.push(ToolError::new(name.as_str(), 0, format!("cannot merge data: {e}")));
+            }
+        }
+    }
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -380,6 +453,7 @@ fn load_rego(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolEr
         }
         let mut data_errors = Vec::new();
         load_data(&mut engine, &opts.data_paths, &mut data_errors);
+        load_remote_data(&mut engine, &opts.remote, &mut data_errors);
         let packages = rules::index(&mut engine, &kept);
         match prepare(&mut engine, &packages) {
             Ok(()) => {

@@ -245,6 +245,15 @@ pub async fn validate(
     let (api_timeout, budget) = budget(&state, &query);
 
     let policies = state.current();
+    if let Some(reason) = &policies.unavailable {
+        // Nothing loaded: fail closed, never evaluate against an empty policy set.
+        let mut response = AdmissionResponse::from(&request)
+            .deny(format!("policyctl denied the request: {reason}"));
+        response.result.code = 503;
+        response.result.reason = "ServiceUnavailable".into();
+        tracing::info!(target: "policyctl::decision", uid = %request.uid, decision = "deny", reason = %reason);
+        return (StatusCode::OK, axum::Json(response.into_review())).into_response();
+    }
     let doc = Document {
         file: format!("admission:{}", request.uid),
         line: 0,
@@ -383,6 +392,7 @@ pub async fn validate(
         operation = ?request.operation,
         user = request.user_info.username.as_deref().unwrap_or(""),
         dry_run = request.dry_run,
+        policy_set = %policies.label,
         decision,
         violated = ?violated,
         duration_ms = elapsed.as_secs_f64() * 1e3,
@@ -390,12 +400,27 @@ pub async fn validate(
     (StatusCode::OK, axum::Json(response.into_review())).into_response()
 }
 
+/// 200 `ready` when a policy set is loaded; with remote sets, one line per set served and the
+/// last failed update. 503 while shutting down or before any policy set has loaded.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(std::sync::atomic::Ordering::SeqCst) {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    if !state.ready.load(std::sync::atomic::Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    let remote = state.remote_status();
+    if let Some(reason) = &state.current().unavailable {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response();
+    }
+    if state.opts.remote.is_empty() {
+        return (StatusCode::OK, "ready").into_response();
+    }
+    let mut body = String::from("ready\n");
+    for s in &remote.serving {
+        body.push_str(&format!("serving {s}\n"));
+    }
+    if let Some(e) = &remote.last_error {
+        body.push_str(&format!("last update failed (the sets above keep serving): {e}\n"));
+    }
+    (StatusCode::OK, body).into_response()
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {

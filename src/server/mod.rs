@@ -38,6 +38,10 @@ pub struct ServeOptions {
     /// How often policy and certificate files are checked for changes.
     pub reload_interval: Duration,
     pub inventory: Vec<String>,
+    /// Remote policy sets (`-p oci://…`, bundles), fetched at start and every `policy_poll`.
+    pub remote: Vec<crate::remote::Location>,
+    pub fetch: crate::remote::FetchOptions,
+    pub policy_poll: Duration,
 }
 
 /// One loaded policy generation: what a request is evaluated with.
@@ -45,6 +49,47 @@ pub struct Policies {
     pub evaluator: Evaluator,
     pub scope: crate::eval::Scope,
     pub verifier: Option<Arc<Verifier>>,
+    /// Which policy set this is (`location@digest` of remote sets), for decision logs.
+    pub label: String,
+    /// Why there is no policy set yet (start-up with an unreachable registry and no cached
+    /// copy): every request is denied with this reason and /readyz fails.
+    pub unavailable: Option<String>,
+}
+
+impl Policies {
+    /// Nothing loaded yet: denies every request (fail closed) until a set loads.
+    fn unavailable(opts: &ServeOptions, reason: String) -> Policies {
+        let set = crate::policy::PolicySet {
+            engine: policy::new_engine(),
+            packages: Vec::new(),
+            uses_conftest_data: false,
+            sources: Vec::new(),
+            gatekeeper: Default::default(),
+            image_policies: Vec::new(),
+            trust_roots: Vec::new(),
+        };
+        let evaluator = Evaluator::new(&set, &opts.namespaces)
+            .with_engine(crate::eval::RegoEngine::Interpreter)
+            .unwrap_or_else(|_| Evaluator::new(&set, &opts.namespaces));
+        let scope = evaluator.scope_for_file("admission");
+        Policies {
+            evaluator,
+            scope,
+            verifier: None,
+            label: String::new(),
+            unavailable: Some(reason),
+        }
+    }
+}
+
+/// What /readyz reports about remote policy sets.
+#[derive(Debug, Default, Clone)]
+pub struct RemoteStatus {
+    /// The sets being served (`location@digest`).
+    pub serving: Vec<String>,
+    /// The last fetch, verification or load that failed, and when (the last good set keeps
+    /// serving).
+    pub last_error: Option<String>,
 }
 
 /// Shared by every request.
@@ -56,6 +101,9 @@ pub struct AppState {
     /// One permit per core: evaluations are CPU-bound, so running more at once only adds
     /// context switches to every request's latency; the rest wait their turn, in order.
     pub evaluations: tokio::sync::Semaphore,
+    pub remote: RwLock<RemoteStatus>,
+    /// The remote sets the current policies were loaded from.
+    pub remote_sets: RwLock<Vec<crate::remote::RemoteSet>>,
 }
 
 impl AppState {
@@ -65,16 +113,55 @@ impl AppState {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
+
+    pub fn remote_status(&self) -> RemoteStatus {
+        match self.remote.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_remote(&self, f: impl FnOnce(&mut RemoteStatus)) {
+        match self.remote.write() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    fn swap(&self, p: Policies) {
+        match self.policies.write() {
+            Ok(mut g) => *g = Arc::new(p),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(p),
+        }
+    }
+
+    fn current_remote_sets(&self) -> Vec<crate::remote::RemoteSet> {
+        match self.remote_sets.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_remote_sets(&self, sets: Vec<crate::remote::RemoteSet>) {
+        match self.remote_sets.write() {
+            Ok(mut g) => *g = sets,
+            Err(poisoned) => *poisoned.into_inner() = sets,
+        }
+    }
 }
 
 /// Loads policies (and inventory), or says why not. A set with any error is refused whole:
 /// serving half a policy set would silently allow what the missing half denies.
 pub fn load_policies(
     opts: &ServeOptions,
+    remote: &[crate::remote::RemoteSet],
     runtime: &tokio::runtime::Handle,
 ) -> Result<Policies, Vec<ToolError>> {
-    let (sources, mut errors) = policy::discover(&opts.load);
-    let (mut set, load_errors) = policy::load(sources, &opts.load);
+    let mut load = opts.load.clone();
+    load.remote = remote.to_vec();
+    load.remote_requested = !opts.remote.is_empty();
+    let (sources, mut errors) = policy::discover(&load);
+    let (mut set, load_errors) = policy::load(sources, &load);
     errors.extend(load_errors);
     errors.extend(crate::pipeline::load_inventory(&mut set, &opts.inventory));
     if !errors.is_empty() {
@@ -111,11 +198,40 @@ pub fn load_policies(
         "policies loaded"
     );
     let scope = evaluator.scope_for_file("admission");
+    let label = remote
+        .iter()
+        .map(crate::remote::RemoteSet::label)
+        .collect::<Vec<_>>()
+        .join(", ");
     Ok(Policies {
         evaluator,
         scope,
         verifier,
+        label,
+        unavailable: None,
     })
+}
+
+/// Fetches every remote set; `Err` names each one that failed.
+async fn fetch_remote(opts: &ServeOptions) -> Result<Vec<crate::remote::RemoteSet>, String> {
+    if opts.remote.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sets, errors) = crate::remote::fetch_all(&opts.remote, &opts.fetch).await;
+    if errors.is_empty() {
+        for s in &sets {
+            if let Some(why) = &s.stale {
+                tracing::warn!(policy_set = %s.label(), reason = %why, "serving a cached policy set");
+            }
+        }
+        Ok(sets)
+    } else {
+        Err(errors
+            .iter()
+            .map(ToolError::display)
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
 }
 
 /// The router (without TLS), for tests and for `run`.
@@ -158,17 +274,36 @@ fn mtimes(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>)> {
 pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let handle_rt = tokio::runtime::Handle::current();
-    let policies = {
-        let (opts2, rt) = (opts.clone(), handle_rt.clone());
-        tokio::task::spawn_blocking(move || load_policies(&opts2, &rt)).await?
-    }
-    .map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToolError::display).collect();
-        anyhow::anyhow!("cannot load policies:\n  {}", lines.join("\n  "))
-    })?;
+    // A remote set that cannot be fetched at start (and has no verified cached copy) leaves the
+    // webhook up but not ready, denying every request, until a poll loads it; local policies that
+    // do not load stop the start as before.
+    let (policies, remote_sets) = match fetch_remote(&opts).await {
+        Ok(sets) => {
+            let (opts2, rt, sets2) = (opts.clone(), handle_rt.clone(), sets.clone());
+            let p = tokio::task::spawn_blocking(move || load_policies(&opts2, &sets2, &rt))
+                .await?
+                .map_err(|errors| {
+                    let lines: Vec<String> = errors.iter().map(ToolError::display).collect();
+                    anyhow::anyhow!("cannot load policies:\n  {}", lines.join("\n  "))
+                })?;
+            (p, sets)
+        }
+        Err(reason) => {
+            tracing::error!(reason = %reason, "no policy set loaded: not ready, denying every request until a fetch succeeds");
+            (
+                Policies::unavailable(&opts, format!("no policy set loaded yet: {reason}")),
+                Vec::new(),
+            )
+        }
+    };
+    let loaded = policies.unavailable.is_none();
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&opts.tls_cert, &opts.tls_key)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load --tls-cert/--tls-key: {e}"))?;
+    let status = RemoteStatus {
+        serving: remote_sets.iter().map(crate::remote::RemoteSet::label).collect(),
+        last_error: policies.unavailable.clone(),
+    };
     let state = Arc::new(AppState {
         policies: RwLock::new(Arc::new(policies)),
         metrics: metrics::Metrics::new(),
@@ -177,7 +312,10 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
         evaluations: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        remote: RwLock::new(status),
+        remote_sets: RwLock::new(remote_sets),
     });
+    let _ = loaded;
     let handle = axum_server::Handle::new();
     tokio::spawn(watch(state.clone(), tls.clone()));
     tokio::spawn(shutdown_on_signal(handle.clone(), state.clone()));
@@ -229,10 +367,22 @@ async fn watch(state: Arc<AppState>, tls: axum_server::tls_rustls::RustlsConfig)
     let mut policy_seen = mtimes(&policy_paths);
     let mut cert_seen = mtimes(&cert_paths);
     let rt = tokio::runtime::Handle::current();
+    let mut next_poll = tokio::time::Instant::now() + opts.policy_poll;
     loop {
-        tokio::time::sleep(opts.reload_interval).await;
+        let wait = if opts.remote.is_empty() {
+            opts.reload_interval
+        } else {
+            opts.reload_interval
+                .min(next_poll.saturating_duration_since(tokio::time::Instant::now()))
+        };
+        tokio::time::sleep(wait).await;
         if !state.ready.load(Ordering::SeqCst) {
             return; // shutting down
+        }
+        let unavailable = state.current().unavailable.is_some();
+        if !opts.remote.is_empty() && (tokio::time::Instant::now() >= next_poll || unavailable) {
+            next_poll = tokio::time::Instant::now() + opts.policy_poll;
+            poll_remote(&state, &rt).await;
         }
         let now = mtimes(&cert_paths);
         if now != cert_seen {
@@ -253,15 +403,12 @@ async fn watch(state: Arc<AppState>, tls: axum_server::tls_rustls::RustlsConfig)
             }
         }
         let now = mtimes(&policy_paths);
-        if now != policy_seen {
+        if now != policy_seen && !unavailable {
             policy_seen = now;
-            let (o, r) = (opts.clone(), rt.clone());
-            match tokio::task::spawn_blocking(move || load_policies(&o, &r)).await {
+            let (o, r, sets) = (opts.clone(), rt.clone(), state.current_remote_sets());
+            match tokio::task::spawn_blocking(move || load_policies(&o, &sets, &r)).await {
                 Ok(Ok(p)) => {
-                    match state.policies.write() {
-                        Ok(mut g) => *g = Arc::new(p),
-                        Err(poisoned) => *poisoned.into_inner() = Arc::new(p),
-                    }
+                    state.swap(p);
                     tracing::info!("policies reloaded");
                     inc_reload(&state, "policies", "success");
                 }
@@ -276,6 +423,48 @@ async fn watch(state: Arc<AppState>, tls: axum_server::tls_rustls::RustlsConfig)
                 }
             }
         }
+    }
+}
+
+/// Fetches the remote sets again; when any digest changed (or nothing is loaded yet), loads
+/// the new generation and swaps it in atomically. A failed fetch, verification or load keeps the
+/// last good set; it is logged, counted and shown in /readyz.
+async fn poll_remote(state: &Arc<AppState>, rt: &tokio::runtime::Handle) {
+    let opts = &state.opts;
+    let failed = |state: &AppState, reason: String| {
+        tracing::error!(reason = %reason, "policy set update refused; the last good set keeps serving");
+        inc_reload(state, "remote_policies", "failure");
+        let when = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::now());
+        state.set_remote(|r| r.last_error = Some(format!("{when}: {reason}")));
+    };
+    let sets = match fetch_remote(opts).await {
+        Ok(s) => s,
+        Err(reason) => return failed(state, reason),
+    };
+    let current = state.current_remote_sets();
+    let digests = |v: &[crate::remote::RemoteSet]| v.iter().map(|s| s.digest.clone()).collect::<Vec<_>>();
+    if state.current().unavailable.is_none() && digests(&current) == digests(&sets) {
+        state.set_remote(|r| r.last_error = None);
+        return;
+    }
+    let (o, r, s2) = (opts.clone(), rt.clone(), sets.clone());
+    match tokio::task::spawn_blocking(move || load_policies(&o, &s2, &r)).await {
+        Ok(Ok(p)) => {
+            let label = p.label.clone();
+            state.swap(p);
+            state.set_remote_sets(sets.clone());
+            state.set_remote(|r| {
+                r.serving = sets.iter().map(crate::remote::RemoteSet::label).collect();
+                r.last_error = None;
+            });
+            tracing::info!(policy_set = %label, "policy set updated");
+            inc_reload(state, "remote_policies", "success");
+        }
+        Ok(Err(errors)) => {
+            let lines: Vec<String> = errors.iter().map(ToolError::display).collect();
+            failed(state, format!("new policy set does not load: {}", lines.join("; ")));
+        }
+        Err(e) => failed(state, format!("policy load failed: {e}")),
     }
 }
 

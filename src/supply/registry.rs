@@ -167,6 +167,55 @@ impl Registry {
             .map_err(|e| RegistryError::Fault(format!("manifest of {reference} is not JSON: {e}")))
     }
 
+    /// The manifest at `reference` as the registry sent it (bytes, for digest checks).
+    pub async fn manifest_bytes(&self, reference: &Reference) -> Result<Vec<u8>, RegistryError> {
+        self.count();
+        let auth = Self::auth_for(reference.resolve_registry());
+        let r = self
+            .client
+            .pull_manifest_raw(reference, &auth, MANIFEST_TYPES)
+            .await
+            .map_err(classify);
+        Ok(self.track(r)?.0.to_vec())
+    }
+
+    /// Pushes blobs (bytes with their digests), then a manifest at `reference`; returns the
+    /// manifest's digest. Credentials as for pulls (Docker config, helpers).
+    pub async fn push(
+        &self,
+        reference: &Reference,
+        blobs: &[(Vec<u8>, String)],
+        manifest: Vec<u8>,
+        media_type: &str,
+    ) -> Result<String, RegistryError> {
+        let auth = Self::auth_for(reference.resolve_registry());
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
+            .await;
+        for (bytes, digest) in blobs {
+            self.count();
+            let r = self
+                .client
+                .push_blob(reference, bytes.clone(), digest)
+                .await
+                .map(|_| ())
+                .map_err(classify);
+            self.track(r)?;
+        }
+        let digest = sha256(&manifest);
+        let content_type = reqwest::header::HeaderValue::from_str(media_type)
+            .map_err(|e| RegistryError::Fault(format!("bad media type {media_type}: {e}")))?;
+        self.count();
+        let r = self
+            .client
+            .push_manifest_raw(reference, manifest, content_type)
+            .await
+            .map(|_| ())
+            .map_err(classify);
+        self.track(r)?;
+        Ok(digest)
+    }
+
     /// A blob, checked against its descriptor's digest and size.
     pub async fn blob(
         &self,
