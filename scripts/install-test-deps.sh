@@ -6,6 +6,7 @@
 #                    policyctl itself links no OpenSSL)
 #   zsh, fish        parse the generated shell completions (bash is always there)
 #   man-db           renders the generated man pages (`man -l`)
+#   wrk              load during the webhook's policy-set swap (tests/policy_sets.rs)
 set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(gcc)
@@ -15,6 +16,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing test tools: ${need[*]}" >&2

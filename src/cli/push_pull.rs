@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Every .rego file (tests included) becomes a layer of media type \
+#[command(
+    after_help = "Every .rego file (tests included) becomes a layer of media type \
 application/vnd.cncf.openpolicyagent.policy.layer.v1+rego and every JSON/YAML file (data, \
 Gatekeeper templates and constraints, ClusterImagePolicies) one of \
 application/vnd.cncf.openpolicyagent.data.layer.v1+json, named by its path in DIR; the config is \
@@ -14,7 +15,8 @@ application/vnd.cncf.openpolicyagent.config.v1+json. The same files give the sam
 Credentials come from the Docker config (docker login, credential helpers).\n\nExamples:\n  \
 policyctl push ghcr.io/acme/policies:v1 policy/\n  \
 cosign sign --key cosign.key $(policyctl push -q ghcr.io/acme/policies:v1 policy/)\n  \
-policyctl check -p oci://ghcr.io/acme/policies:v1 --policy-key cosign.pub deploy/")]
+policyctl check -p oci://ghcr.io/acme/policies:v1 --policy-key cosign.pub deploy/"
+)]
 pub struct PushArgs {
     /// Where to publish: REGISTRY/REPOSITORY[:TAG] (`oci://` optional; tag `latest` when none).
     #[arg(value_name = "REF")]
@@ -34,12 +36,14 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Writes the set's files under --out byte for byte (a file name that \
+#[command(
+    after_help = "Writes the set's files under --out byte for byte (a file name that \
 would leave --out is refused). With --policy-key or --policy-identity the set is written only \
 when its signature verifies, as -p oci://… loads it.\n\nExamples:\n  \
 policyctl pull ghcr.io/acme/policies:v1\n  \
 policyctl pull oci://ghcr.io/acme/policies:v1 --out vendor/policy --policy-key cosign.pub\n  \
-policyctl pull https://bundles.acme.example/k8s.tar.gz --out k8s")]
+policyctl pull https://bundles.acme.example/k8s.tar.gz --out k8s"
+)]
 pub struct PullArgs {
     /// REGISTRY/REPOSITORY[:TAG|@DIGEST] (`oci://` optional), or an OPA bundle URL or file.
     #[arg(value_name = "REF")]
@@ -81,7 +85,11 @@ pub(super) fn push(args: PushArgs) -> anyhow::Result<u8> {
     } else {
         out.push_str(&format!("pushed {} files to {pinned}\n", files.len()));
         for f in &files {
-            let kind = if f.role == remote::Role::Policy { "policy" } else { "data" };
+            let kind = if f.role == remote::Role::Policy {
+                "policy"
+            } else {
+                "data"
+            };
             out.push_str(&format!("  {kind:6} {}\n", f.path));
         }
         out.push_str(&format!(
@@ -93,8 +101,8 @@ pub(super) fn push(args: PushArgs) -> anyhow::Result<u8> {
 }
 
 pub(super) fn pull(args: PullArgs) -> anyhow::Result<u8> {
-    let location = Location::parse(&args.reference)
-        .unwrap_or_else(|| Location::Oci(args.reference.clone()));
+    let location =
+        Location::parse(&args.reference).unwrap_or_else(|| Location::Oci(args.reference.clone()));
     let opts = args.remote.fetch_options(&args.insecure_registry, false)?;
     let fetched = runtime()?.block_on(remote::fetch(&location, &opts));
     let set = match fetched {

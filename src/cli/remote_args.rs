@@ -95,7 +95,11 @@ impl RemotePolicyArgs {
                 let who = self
                     .policy_identity
                     .clone()
-                    .or_else(|| self.policy_identity_regexp.clone().map(|r| format!("/{r}/")))
+                    .or_else(|| {
+                        self.policy_identity_regexp
+                            .clone()
+                            .map(|r| format!("/{r}/"))
+                    })
                     .unwrap_or_default();
                 let issuer = self
                     .policy_issuer
@@ -106,7 +110,10 @@ impl RemotePolicyArgs {
             }
         };
         // An HMAC secret is not a cosign key: only bundles can use it.
-        let image_policy = if bundle_key.as_deref().is_some_and(|k| !k.contains("-----BEGIN")) {
+        let image_policy = if bundle_key
+            .as_deref()
+            .is_some_and(|k| !k.contains("-----BEGIN"))
+        {
             None
         } else {
             super::signer_args::signer_policy(&signer)?
@@ -125,8 +132,9 @@ impl RemotePolicyArgs {
                     "metadata": {"name": "hmac-secret"},
                     "spec": {"images": [{"glob": "**"}], "authorities": [{"name": "none", "static": {"action": "fail", "message": "--policy-key is an HMAC secret (not a PEM public key): it can verify OPA bundles, not cosign signatures"}}]},
                 });
-                let image_policy = crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                let image_policy =
+                    crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
+                        .map_err(|e| anyhow::anyhow!(e.message))?;
                 Some(Trust {
                     image_policy,
                     roots: Vec::new(),

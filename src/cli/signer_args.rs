@@ -55,7 +55,12 @@ pub struct Signer<'a> {
 /// trusted root names; `None` without a signer.
 pub fn signer_policy(
     s: &Signer<'_>,
-) -> anyhow::Result<Option<(crate::supply::policy::ImagePolicy, Vec<crate::supply::keyless::TrustRoot>)>> {
+) -> anyhow::Result<
+    Option<(
+        crate::supply::policy::ImagePolicy,
+        Vec<crate::supply::keyless::TrustRoot>,
+    )>,
+> {
     use crate::supply::keyless::TrustRoot;
     use anyhow::Context;
     use serde_json::json;
@@ -77,7 +82,8 @@ pub fn signer_policy(
         };
         let mut keyless = json!({"identities": [identity]});
         if let Some(path) = s.trusted_root {
-            let text = std::fs::read_to_string(path).with_context(|| format!("trusted root {path}"))?;
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("trusted root {path}"))?;
             roots.push(
                 TrustRoot::from_trusted_root_json("command-line", &text)
                     .map_err(|e| anyhow::anyhow!("trusted root {path}: {e}"))?,

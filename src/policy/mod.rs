@@ -91,7 +91,8 @@ pub fn discover(opts: &LoadOptions) -> (Vec<Source>, Vec<ToolError>) {
         remote_sources(set, opts.include_tests, &mut sources, &mut errors);
     }
     let defaults = [BUILTIN_NAME.to_string()];
-    let paths = if opts.policy_paths.is_empty() && opts.remote.is_empty() && !opts.remote_requested {
+    let paths = if opts.policy_paths.is_empty() && opts.remote.is_empty() && !opts.remote_requested
+    {
         &defaults[..]
     } else {
         &opts.policy_paths[..]
@@ -188,7 +189,11 @@ fn remote_sources(
 
 /// A fetched set's data: conftest-style data layers merged at the root (as `-d` merges a file),
 /// OPA bundle data at its directory's path.
-fn load_remote_data(engine: &mut Engine, sets: &[crate::remote::RemoteSet], errors: &mut Vec<ToolError>) {
+fn load_remote_data(
+    engine: &mut Engine,
+    sets: &[crate::remote::RemoteSet],
+    errors: &mut Vec<ToolError>,
+) {
     use crate::remote::Role;
     for set in sets {
         for f in &set.files {
@@ -208,7 +213,11 @@ fn load_remote_data(engine: &mut Engine, sets: &[crate::remote::RemoteSet], erro
                 Ok(docs) => {
                     for doc in docs {
                         if let Err(e) = engine.add_data(regorus::Value::from(doc.contents)) {
-                            errors.push(ToolError::new(name.as_str(), doc.line, format!("cannot merge data: {e}")));
+                            errors.push(ToolError::new(
+                                name.as_str(),
+                                doc.line,
+                                format!("cannot merge data: {e}"),
+                            ));
                         }
                     }
                 }
@@ -217,7 +226,11 @@ fn load_remote_data(engine: &mut Engine, sets: &[crate::remote::RemoteSet], erro
         }
         for (name, value) in &set.data {
             if let Err(e) = engine.add_data(regorus::Value::from(value.clone())) {
-                errors.push(ToolError::new(name.as_str(), 0, format!("cannot merge data: {e}")));
+                errors.push(ToolError::new(
+                    name.as_str(),
+                    0,
+                    format!("cannot merge data: {e}"),
+                ));
             }
         }
     }

@@ -19,10 +19,18 @@ const MAX_ENTRIES: usize = 20_000;
 pub fn fetch_file(path: &Path, opts: &FetchOptions) -> Result<RemoteSet, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read bundle: {e}"))?;
     if meta.len() > MAX_ARCHIVE as u64 {
-        return Err(format!("bundle is {} bytes, over the {MAX_ARCHIVE} byte limit", meta.len()));
+        return Err(format!(
+            "bundle is {} bytes, over the {MAX_ARCHIVE} byte limit",
+            meta.len()
+        ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read bundle: {e}"))?;
-    read(&path.display().to_string(), &bytes, opts.trust.as_deref(), "")
+    read(
+        &path.display().to_string(),
+        &bytes,
+        opts.trust.as_deref(),
+        "",
+    )
 }
 
 /// A bundle served over HTTP(S). Plain HTTP only for hosts named with `--insecure-registry`
@@ -62,7 +70,9 @@ pub async fn fetch_url(url: &str, opts: &FetchOptions) -> Result<RemoteSet, Stri
             match cached {
                 Some(b) => (
                     b,
-                    Some(format!("server unreachable ({e}); serving the last copy fetched")),
+                    Some(format!(
+                        "server unreachable ({e}); serving the last copy fetched"
+                    )),
                 ),
                 None => return Err(format!("cannot download bundle: {e}")),
             }
@@ -104,10 +114,17 @@ async fn download(url: &str, opts: &FetchOptions) -> Result<Vec<u8>, Download> {
         return Err(Download::Fault(format!("HTTP {status}")));
     }
     if !status.is_success() {
-        return Err(Download::Answer(format!("HTTP {status} (no bundle at this URL)")));
+        return Err(Download::Answer(format!(
+            "HTTP {status} (no bundle at this URL)"
+        )));
     }
-    if resp.content_length().is_some_and(|n| n > MAX_ARCHIVE as u64) {
-        return Err(Download::Answer(format!("bundle is over the {MAX_ARCHIVE} byte limit")));
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_ARCHIVE as u64)
+    {
+        return Err(Download::Answer(format!(
+            "bundle is over the {MAX_ARCHIVE} byte limit"
+        )));
     }
     let mut out = Vec::new();
     while let Some(chunk) = resp
@@ -117,7 +134,9 @@ async fn download(url: &str, opts: &FetchOptions) -> Result<Vec<u8>, Download> {
     {
         out.extend_from_slice(&chunk);
         if out.len() > MAX_ARCHIVE {
-            return Err(Download::Answer(format!("bundle is over the {MAX_ARCHIVE} byte limit")));
+            return Err(Download::Answer(format!(
+                "bundle is over the {MAX_ARCHIVE} byte limit"
+            )));
         }
     }
     Ok(out)
@@ -185,7 +204,9 @@ pub fn read(
         return Err("bundle holds Wasm modules; policyctl evaluates Rego source only (build the bundle without -t wasm)".into());
     }
     if files.keys().any(|p| p == "patch.json") {
-        return Err("delta bundles (patch.json) are not supported: publish a snapshot bundle".into());
+        return Err(
+            "delta bundles (patch.json) are not supported: publish a snapshot bundle".into(),
+        );
     }
     let roots: Vec<String> = manifest
         .roots
@@ -213,8 +234,8 @@ pub fn read(
         if path.ends_with(".rego") {
             let text = std::str::from_utf8(bytes)
                 .map_err(|_| format!("{shown}: policy is not valid UTF-8"))?;
-            let package = package_path(text)
-                .ok_or_else(|| format!("{shown}: no package declaration"))?;
+            let package =
+                package_path(text).ok_or_else(|| format!("{shown}: no package declaration"))?;
             if !roots.iter().any(|r| contains(r, &package)) {
                 return Err(format!(
                     "manifest roots {roots:?} do not permit package '{}' in {shown}",
@@ -230,12 +251,13 @@ pub fn read(
             let value: Json = if base == "data.json" {
                 serde_json::from_slice(bytes).map_err(|e| format!("{shown}: {e}"))?
             } else {
-                let text = std::str::from_utf8(bytes)
-                    .map_err(|_| format!("{shown}: not valid UTF-8"))?;
+                let text =
+                    std::str::from_utf8(bytes).map_err(|_| format!("{shown}: not valid UTF-8"))?;
                 serde_yaml::from_str(text).map_err(|e| format!("{shown}: {e}"))?
             };
-            check_data_roots(&roots, dir, &value)
-                .map_err(|p| format!("manifest roots {roots:?} do not permit data at path '/{p}' ({shown})"))?;
+            check_data_roots(&roots, dir, &value).map_err(|p| {
+                format!("manifest roots {roots:?} do not permit data at path '/{p}' ({shown})")
+            })?;
             let mut placed = value;
             for seg in dir.split('/').rev().filter(|s| !s.is_empty()) {
                 placed = serde_json::json!({ seg: placed });
@@ -406,7 +428,11 @@ pub fn verify(
     let token = match sigs.signatures.as_slice() {
         [t] => t,
         [] => return Err(".signatures.json: missing JWT (expected exactly one)".into()),
-        _ => return Err(".signatures.json: multiple JWTs not supported (expected exactly one)".into()),
+        _ => {
+            return Err(
+                ".signatures.json: multiple JWTs not supported (expected exactly one)".into(),
+            )
+        }
     };
     let header =
         jsonwebtoken::decode_header(token).map_err(|e| format!(".signatures.json: {e}"))?;
@@ -480,7 +506,10 @@ pub fn verify(
 pub fn hash_file(path: &str, bytes: &[u8], algorithm: &str) -> Result<String, String> {
     use sha2::Digest as _;
     let base = path.rsplit('/').next().unwrap_or(path);
-    let structured = matches!(base, "data.json" | "data.yaml" | ".manifest" | "signatures.json");
+    let structured = matches!(
+        base,
+        "data.json" | "data.yaml" | ".manifest" | "signatures.json"
+    );
     let content = if structured {
         canonical(base, bytes).map_err(|e| format!("{path}: {e}"))?
     } else {
@@ -631,7 +660,10 @@ mod canonical {
                     let start = self.i;
                     self.i += 1;
                     while self.i < self.s.len()
-                        && matches!(self.s[self.i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                        && matches!(
+                            self.s[self.i],
+                            b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
+                        )
                     {
                         self.i += 1;
                     }
@@ -690,7 +722,9 @@ mod canonical {
     /// U+2029 as `\u2028`/`\u2029`.
     fn encode_string(s: &str, out: &mut Vec<u8>) {
         let encoded = serde_json::to_string(s).unwrap_or_default();
-        let encoded = encoded.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
+        let encoded = encoded
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
         out.extend_from_slice(encoded.as_bytes());
     }
 }
@@ -763,12 +797,39 @@ mod tests {
     #[test]
     fn opa_signed_bundle_verifies_and_tampering_is_caught() {
         let sigs = format!(r#"{{"signatures": ["{OPA_TOKEN}"]}}"#);
-        verify(&opa_signed_files("[1,2,3]"), sigs.as_bytes(), "secret", "write").unwrap();
+        verify(
+            &opa_signed_files("[1,2,3]"),
+            sigs.as_bytes(),
+            "secret",
+            "write",
+        )
+        .unwrap();
         // Whitespace does not change a data file's canonical hash; content does.
-        verify(&opa_signed_files("[ 1, 2, 3 ]\n"), sigs.as_bytes(), "secret", "write").unwrap();
-        let e = verify(&opa_signed_files("[1,2,4]"), sigs.as_bytes(), "secret", "write").unwrap_err();
-        assert!(e.contains("foo/bar/a/b/c/data.json: digest mismatch"), "{e}");
-        let e = verify(&opa_signed_files("[1,2,3]"), sigs.as_bytes(), "wrong", "write").unwrap_err();
+        verify(
+            &opa_signed_files("[ 1, 2, 3 ]\n"),
+            sigs.as_bytes(),
+            "secret",
+            "write",
+        )
+        .unwrap();
+        let e = verify(
+            &opa_signed_files("[1,2,4]"),
+            sigs.as_bytes(),
+            "secret",
+            "write",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("foo/bar/a/b/c/data.json: digest mismatch"),
+            "{e}"
+        );
+        let e = verify(
+            &opa_signed_files("[1,2,3]"),
+            sigs.as_bytes(),
+            "wrong",
+            "write",
+        )
+        .unwrap_err();
         assert!(e.contains("does not verify"), "{e}");
         let e = verify(&opa_signed_files("[1,2,3]"), sigs.as_bytes(), "secret", "").unwrap_err();
         assert!(e.contains("scope"), "{e}");
@@ -785,7 +846,10 @@ mod tests {
     #[test]
     fn manifest_roots_and_data_placement() {
         let archive = write_archive(&[
-            (".manifest", br#"{"revision": "r1", "roots": ["acme", "lib"]}"#),
+            (
+                ".manifest",
+                br#"{"revision": "r1", "roots": ["acme", "lib"]}"#,
+            ),
             ("acme/k8s/data.json", br#"{"registries": ["ghcr.io/acme"]}"#),
             ("acme/k8s/policy.rego", b"package acme.k8s\n"),
         ]);
@@ -802,7 +866,9 @@ mod tests {
         let e = read("b.tar.gz", &outside, None, "").unwrap_err();
         assert!(e.contains("do not permit package 'other'"), "{e}");
         let overlapped = write_archive(&[(".manifest", br#"{"roots": ["a/b", "a"]}"#)]);
-        assert!(read("b", &overlapped, None, "").unwrap_err().contains("overlap"));
+        assert!(read("b", &overlapped, None, "")
+            .unwrap_err()
+            .contains("overlap"));
         let malformed = write_archive(&[(".manifest", br#"{"roots": "a"}"#)]);
         assert!(read("b", &malformed, None, "")
             .unwrap_err()
@@ -820,7 +886,10 @@ mod tests {
             .contains("no --policy-key"));
         assert!(read("b", b"not gzip", None, "").is_err());
         // tar's builder refuses `..` names, so write the header by hand.
-        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        ));
         let mut header = tar::Header::new_old();
         header.as_old_mut().name[..9].copy_from_slice(b"../x.rego");
         header.set_size(9);

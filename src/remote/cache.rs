@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(blob(Some(dir.path()), &d).unwrap(), b"package main\n");
         let hex = d.strip_prefix("sha256:").unwrap();
         std::fs::write(dir.path().join("blobs/sha256").join(hex), b"package evil\n").unwrap();
-        assert!(blob(Some(dir.path()), &d).is_none(), "an edited entry is a miss");
+        assert!(
+            blob(Some(dir.path()), &d).is_none(),
+            "an edited entry is a miss"
+        );
         assert!(blob(Some(dir.path()), "sha256:../../etc/passwd").is_none());
     }
 

@@ -203,7 +203,11 @@ pub fn fetch_all_blocking(
             return (
                 local,
                 Vec::new(),
-                vec![crate::finding::ToolError::new("", 0, format!("cannot start a runtime to fetch policies: {e}"))],
+                vec![crate::finding::ToolError::new(
+                    "",
+                    0,
+                    format!("cannot start a runtime to fetch policies: {e}"),
+                )],
             )
         }
     };
@@ -304,7 +308,14 @@ mod tests {
     fn relative_paths_cannot_escape() {
         assert_eq!(safe_relative_path("a/b.rego").unwrap(), "a/b.rego");
         assert_eq!(safe_relative_path("./a.rego").unwrap(), "a.rego");
-        for bad in ["../x.rego", "/etc/passwd", "a/../../x", "a//b", "", "a\\..\\b"] {
+        for bad in [
+            "../x.rego",
+            "/etc/passwd",
+            "a/../../x",
+            "a//b",
+            "",
+            "a\\..\\b",
+        ] {
             assert!(safe_relative_path(bad).is_err(), "{bad}");
         }
     }

@@ -30,6 +30,19 @@ fn parse_reference(reference: &str) -> Result<Reference, String> {
         .map_err(|e| format!("not a valid OCI reference ({e}); expected oci://REGISTRY/REPOSITORY[:TAG|@sha256:DIGEST]"))
 }
 
+/// A registry fault in words: content that does not match its digest is tampering or
+/// corruption, not an unreachable registry.
+fn fault(what: &str, f: &str) -> String {
+    if let Some(i) = f.find("Expected sha256:") {
+        let detail = f[i..].split(": Invalid digest").next().unwrap_or(&f[i..]);
+        return format!(
+            "{what} is corrupt or tampered: the registry sent content that does not match its digest ({})",
+            detail.replacen("Expected", "expected", 1)
+        );
+    }
+    format!("registry unreachable: {f}")
+}
+
 fn at_digest(reference: &Reference, digest: &str) -> Reference {
     Reference::with_digest(
         reference.registry().to_string(),
@@ -39,7 +52,11 @@ fn at_digest(reference: &Reference, digest: &str) -> Reference {
 }
 
 /// Resolves, verifies and reads one policy set.
-pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Result<RemoteSet, String> {
+pub async fn fetch(
+    reference: &str,
+    display: &str,
+    opts: &FetchOptions,
+) -> Result<RemoteSet, String> {
     let reference = parse_reference(reference)?;
     let registry = Registry::new(&opts.registry);
     let dir = opts.cache.as_deref();
@@ -56,25 +73,34 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
                     reference.repository()
                 ))
             }
-            Err(RegistryError::Fault(e)) => match cache::last_digest(dir, display)
-                .filter(|_| opts.offline_fallback)
-            {
-                Some(d) => {
-                    stale = Some(format!("registry unreachable ({e}); serving the last copy fetched"));
-                    d
+            Err(RegistryError::Fault(e)) => {
+                match cache::last_digest(dir, display).filter(|_| opts.offline_fallback) {
+                    Some(d) => {
+                        stale = Some(format!(
+                            "registry unreachable ({e}); serving the last copy fetched"
+                        ));
+                        d
+                    }
+                    None => return Err(format!("registry unreachable: {e}")),
                 }
-                None => return Err(format!("registry unreachable: {e}")),
-            },
+            }
         },
     };
     let pinned = at_digest(&reference, &digest);
     let manifest_bytes = match cache::blob(dir, &digest) {
         Some(b) => b,
         None => {
-            let bytes = registry.manifest_bytes(&pinned).await.map_err(|e| match e {
-                RegistryError::NotFound => format!("not found: no manifest {digest} in {}/{}", reference.registry(), reference.repository()),
-                RegistryError::Fault(f) => format!("registry unreachable: {f}"),
-            })?;
+            let bytes = registry
+                .manifest_bytes(&pinned)
+                .await
+                .map_err(|e| match e {
+                    RegistryError::NotFound => format!(
+                        "not found: no manifest {digest} in {}/{}",
+                        reference.registry(),
+                        reference.repository()
+                    ),
+                    RegistryError::Fault(f) => fault(&format!("manifest {digest}"), &f),
+                })?;
             let actual = cache::digest(&bytes);
             if actual != digest {
                 return Err(format!(
@@ -107,7 +133,11 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
                     ..Default::default()
                 },
             );
-            let image = format!("{}/{}@{digest}", reference.registry(), reference.repository());
+            let image = format!(
+                "{}/{}@{digest}",
+                reference.registry(),
+                reference.repository()
+            );
             let verdict = verifier.verify(&image).await;
             if verdict.verdict != Verdict::Allow {
                 let reasons: Vec<String> = verdict
@@ -118,7 +148,11 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
                 return Err(format!(
                     "policy set {digest} is not signed by {}: {}",
                     trust.description,
-                    if reasons.is_empty() { "no valid signature".to_string() } else { reasons.join("; ") }
+                    if reasons.is_empty() {
+                        "no valid signature".to_string()
+                    } else {
+                        reasons.join("; ")
+                    }
                 ));
             }
             cache::put_verified(dir, &digest, &trust.description);
@@ -127,7 +161,10 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
     };
     let manifest: Json = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| format!("manifest {digest} is not JSON: {e}"))?;
-    let media_type = manifest.get("mediaType").and_then(Json::as_str).unwrap_or(OCI_MANIFEST);
+    let media_type = manifest
+        .get("mediaType")
+        .and_then(Json::as_str)
+        .unwrap_or(OCI_MANIFEST);
     if media_type != OCI_MANIFEST && media_type != DOCKER_MANIFEST {
         return Err(format!(
             "{digest} is a {media_type}, not a policy set (an image manifest with policy layers)"
@@ -144,11 +181,16 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
         ));
     }
     let layers: Vec<OciDescriptor> = serde_json::from_value(
-        manifest.get("layers").cloned().unwrap_or(Json::Array(Vec::new())),
+        manifest
+            .get("layers")
+            .cloned()
+            .unwrap_or(Json::Array(Vec::new())),
     )
     .map_err(|e| format!("manifest {digest} has malformed layers: {e}"))?;
     if layers.is_empty() {
-        return Err(format!("policy set {digest} has no layers (nothing to enforce)"));
+        return Err(format!(
+            "policy set {digest} has no layers (nothing to enforce)"
+        ));
     }
     let mut set = RemoteSet {
         location: display.to_string(),
@@ -164,8 +206,10 @@ pub async fn fetch(reference: &str, display: &str, opts: &FetchOptions) -> Resul
             Some(b) => b,
             None => {
                 let b = registry.blob(&pinned, layer).await.map_err(|e| match e {
-                    RegistryError::NotFound => format!("layer {} is missing from the registry", layer.digest),
-                    RegistryError::Fault(f) => format!("layer {}: {f}", layer.digest),
+                    RegistryError::NotFound => {
+                        format!("layer {} is missing from the registry", layer.digest)
+                    }
+                    RegistryError::Fault(f) => fault(&format!("layer {}", layer.digest), &f),
                 })?;
                 cache::put_blob(dir, &layer.digest, &b);
                 b
@@ -320,7 +364,11 @@ pub async fn push(
         .await
         .map_err(|e| format!("cannot push to {reference}: {e}"))?;
     Ok((
-        format!("{}/{}@{digest}", reference.registry(), reference.repository()),
+        format!(
+            "{}/{}@{digest}",
+            reference.registry(),
+            reference.repository()
+        ),
         files,
     ))
 }

@@ -408,7 +408,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
     let remote = state.remote_status();
     if let Some(reason) = &state.current().unavailable {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response();
     }
     if state.opts.remote.is_empty() {
         return (StatusCode::OK, "ready").into_response();
@@ -418,7 +422,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         body.push_str(&format!("serving {s}\n"));
     }
     if let Some(e) = &remote.last_error {
-        body.push_str(&format!("last update failed (the sets above keep serving): {e}\n"));
+        body.push_str(&format!(
+            "last update failed (the sets above keep serving): {e}\n"
+        ));
     }
     (StatusCode::OK, body).into_response()
 }

@@ -301,7 +301,10 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
         .await
         .map_err(|e| anyhow::anyhow!("cannot load --tls-cert/--tls-key: {e}"))?;
     let status = RemoteStatus {
-        serving: remote_sets.iter().map(crate::remote::RemoteSet::label).collect(),
+        serving: remote_sets
+            .iter()
+            .map(crate::remote::RemoteSet::label)
+            .collect(),
         last_error: policies.unavailable.clone(),
     };
     let state = Arc::new(AppState {
@@ -434,7 +437,9 @@ async fn poll_remote(state: &Arc<AppState>, rt: &tokio::runtime::Handle) {
     let failed = |state: &AppState, reason: String| {
         tracing::error!(reason = %reason, "policy set update refused; the last good set keeps serving");
         inc_reload(state, "remote_policies", "failure");
-        let when = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::now());
+        let when = jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or(jiff::Timestamp::now());
         state.set_remote(|r| r.last_error = Some(format!("{when}: {reason}")));
     };
     let sets = match fetch_remote(opts).await {
@@ -442,7 +447,8 @@ async fn poll_remote(state: &Arc<AppState>, rt: &tokio::runtime::Handle) {
         Err(reason) => return failed(state, reason),
     };
     let current = state.current_remote_sets();
-    let digests = |v: &[crate::remote::RemoteSet]| v.iter().map(|s| s.digest.clone()).collect::<Vec<_>>();
+    let digests =
+        |v: &[crate::remote::RemoteSet]| v.iter().map(|s| s.digest.clone()).collect::<Vec<_>>();
     if state.current().unavailable.is_none() && digests(&current) == digests(&sets) {
         state.set_remote(|r| r.last_error = None);
         return;
@@ -462,7 +468,10 @@ async fn poll_remote(state: &Arc<AppState>, rt: &tokio::runtime::Handle) {
         }
         Ok(Err(errors)) => {
             let lines: Vec<String> = errors.iter().map(ToolError::display).collect();
-            failed(state, format!("new policy set does not load: {}", lines.join("; ")));
+            failed(
+                state,
+                format!("new policy set does not load: {}", lines.join("; ")),
+            );
         }
         Err(e) => failed(state, format!("policy load failed: {e}")),
     }

@@ -106,6 +106,18 @@ impl TestRegistry {
     pub fn image(&self, repo: &str, tag: &str) -> String {
         format!("{}/{repo}:{tag}", self.addr)
     }
+
+    /// The registry's storage: `docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data` holds each
+    /// blob and manifest (tests corrupt them there to play a tampering registry).
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self._dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
 }
 
 impl Drop for TestRegistry {
