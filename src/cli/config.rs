@@ -29,6 +29,13 @@ const KEYS: &[(&str, &str)] = &[
     ("max-file-size", "POLICYCTL_MAX_FILE_SIZE"),
     ("color", "POLICYCTL_COLOR"),
     ("no-color", "POLICYCTL_NO_COLOR"),
+    ("policy-key", "POLICYCTL_POLICY_KEY"),
+    ("policy-identity", "POLICYCTL_POLICY_IDENTITY"),
+    ("policy-identity-regexp", "POLICYCTL_POLICY_IDENTITY_REGEXP"),
+    ("policy-issuer", "POLICYCTL_POLICY_ISSUER"),
+    ("policy-issuer-regexp", "POLICYCTL_POLICY_ISSUER_REGEXP"),
+    ("policy-trusted-root", "POLICYCTL_POLICY_TRUSTED_ROOT"),
+    ("policy-cache", "POLICYCTL_POLICY_CACHE"),
 ];
 
 /// The config file's keys become the flags' `POLICYCTL_*` variables where those are unset, so
