@@ -509,6 +509,69 @@ fn missing_tag_corrupt_layer_tampered_manifest_and_unsigned_sets_are_exit_2_nami
     );
 }
 
+#[test]
+fn keyless_signed_sets_load_for_the_required_identity_only() {
+    use common::fulcio::{TestFulcio, NOT_BEFORE};
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    let reg = TestRegistry::start();
+    let pusher = Pusher::new(&reg.addr);
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app.yaml");
+    std::fs::write(&app, APP).unwrap();
+    let pinned = push(
+        &reg.addr,
+        &format!("{}/policies:v1", reg.addr),
+        &policy_dir(tmp.path(), "ghcr.io/acme/"),
+    );
+    let digest = pinned.split('@').nth(1).unwrap().to_string();
+    // Signed keylessly by the policies repository's CI identity, logged in the test Rekor.
+    let fulcio = TestFulcio::new("policies");
+    let root = tmp.path().join("trust-root.yaml");
+    std::fs::write(&root, fulcio.trust_root_yaml("test-root")).unwrap();
+    let payload = common::oci::simple_signing(&format!("{}/policies", reg.addr), &digest);
+    let leaf = fulcio.leaf("ci@acme.example", ISSUER, true);
+    let sig = leaf.sign_b64(&payload);
+    let bundle = fulcio.bundle(&payload, &sig, &leaf.cert_pem, NOT_BEFORE + 60);
+    pusher.keyless_signature("policies", &digest, &payload, &sig, &leaf.cert_pem, &bundle);
+
+    let reference = format!("oci://{}/policies:v1", reg.addr);
+    let check = |identity: &str| {
+        run(
+            &[
+                "check",
+                "--insecure-registry",
+                &reg.addr,
+                "-p",
+                &reference,
+                "--policy-identity",
+                identity,
+                "--policy-issuer",
+                ISSUER,
+                "--policy-trusted-root",
+                root.to_str().unwrap(),
+                app.to_str().unwrap(),
+            ],
+            &[(
+                "POLICYCTL_CACHE_DIR",
+                tmp.path()
+                    .join(format!("c-{}", rand_suffix()))
+                    .to_str()
+                    .unwrap(),
+            )],
+        )
+    };
+    let (code, out, err) = check("ci@acme.example");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("is not from ghcr.io/acme/"), "{out}");
+    let (code, out, _) = check("someone-else@acme.example");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&reference)
+            && out.contains("is not signed by identity someone-else@acme.example"),
+        "{out}"
+    );
+}
+
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);

@@ -50,8 +50,8 @@ pub struct RemotePolicyArgs {
     #[arg(long, value_name = "REGEX", env = "POLICYCTL_POLICY_ISSUER_REGEXP")]
     pub policy_issuer_regexp: Option<String>,
 
-    /// A Sigstore trusted_root.json for keyless policy signatures (default: the public-good
-    /// root embedded in policyctl).
+    /// A Sigstore trusted_root.json, or a policy-controller TrustRoot document, for keyless
+    /// policy signatures (default: the public-good root embedded in policyctl).
     #[arg(long, value_name = "FILE", env = "POLICYCTL_POLICY_TRUSTED_ROOT")]
     pub policy_trusted_root: Option<String>,
 

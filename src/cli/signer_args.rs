@@ -32,8 +32,8 @@ pub struct SignerArgs {
     #[arg(long, value_name = "REGEX")]
     pub certificate_oidc_issuer_regexp: Option<String>,
 
-    /// A Sigstore `trusted_root.json` to verify keyless signatures against (default: the
-    /// public-good root embedded in policyctl).
+    /// A Sigstore `trusted_root.json` (or a policy-controller TrustRoot document) to verify
+    /// keyless signatures against (default: the public-good root embedded in policyctl).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<String>,
 }
@@ -61,7 +61,6 @@ pub fn signer_policy(
         Vec<crate::supply::keyless::TrustRoot>,
     )>,
 > {
-    use crate::supply::keyless::TrustRoot;
     use anyhow::Context;
     use serde_json::json;
     let mut roots = Vec::new();
@@ -84,10 +83,7 @@ pub fn signer_policy(
         if let Some(path) = s.trusted_root {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("trusted root {path}"))?;
-            roots.push(
-                TrustRoot::from_trusted_root_json("command-line", &text)
-                    .map_err(|e| anyhow::anyhow!("trusted root {path}: {e}"))?,
-            );
+            roots.push(trusted_root(path, &text)?);
             keyless["trustRootRef"] = json!("command-line");
         }
         json!({"name": "keyless", "keyless": keyless})
@@ -102,4 +98,20 @@ pub fn signer_policy(
     let policy = crate::supply::policy::image_policy(&doc, "<command line>", "", 0)
         .map_err(|e| anyhow::anyhow!(e.message))?;
     Ok(Some((policy, roots)))
+}
+
+/// A trusted root file: Sigstore's `trusted_root.json`, or a policy-controller TrustRoot
+/// document (YAML/JSON, `kind: TrustRoot`), named `command-line` for the authority that uses it.
+fn trusted_root(path: &str, text: &str) -> anyhow::Result<crate::supply::keyless::TrustRoot> {
+    let doc: Option<serde_json::Value> = serde_yaml::from_str(text).ok();
+    let mut root = match doc {
+        Some(d) if d.get("kind").and_then(serde_json::Value::as_str) == Some("TrustRoot") => {
+            crate::supply::keyless::trust_root(&d, path, text, 1)
+                .map_err(|e| anyhow::anyhow!("{}", e.display()))?
+        }
+        _ => crate::supply::keyless::TrustRoot::from_trusted_root_json("command-line", text)
+            .map_err(|e| anyhow::anyhow!("trusted root {path}: {e}"))?,
+    };
+    root.name = "command-line".into();
+    Ok(root)
 }
