@@ -19,7 +19,8 @@ JSON on stderr, one decision line per request.\n\nExample:\n  policyctl serve -p
 --tls-cert /tls/tls.crt --tls-key /tls/tls.key"
 )]
 pub struct Args {
-    /// Policy file or directory (repeatable); `builtin` for the built-in library.
+    /// Policy file or directory (repeatable); `builtin` for the built-in library; a remote set
+    /// `oci://REGISTRY/REPO:TAG` or an OPA bundle URL, polled every --policy-poll seconds.
     #[arg(short = 'p', long = "policy", value_name = "PATH", required = true)]
     pub policy: Vec<String>,
 
