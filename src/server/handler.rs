@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const WARNING_MAX: usize = 120;
 const WARNINGS_TOTAL: usize = 4096;
 
-fn bad_request(status: StatusCode, reason: impl Into<String>) -> Response {
+pub(super) fn bad_request(status: StatusCode, reason: impl Into<String>) -> Response {
     let reason = reason.into();
     tracing::warn!(%status, %reason, "rejected admission request");
     (status, axum::Json(serde_json::json!({"error": reason}))).into_response()
@@ -163,7 +163,7 @@ fn budget(state: &AppState, query: &HashMap<String, String>) -> (Duration, Durat
 pub async fn mutate(
     State(state): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    super::body::Body(body): super::body::Body,
 ) -> Response {
     let (raw, request) = match parse_review(&body) {
         Ok(r) => r,
@@ -233,7 +233,7 @@ fn pin(image: &str, verdict: &crate::supply::verify::ImageVerdict) -> Option<Str
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    super::body::Body(body): super::body::Body,
 ) -> Response {
     let started = Instant::now();
     let (raw, request) = match parse_review(&body) {

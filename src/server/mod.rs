@@ -3,6 +3,7 @@
 //! `check` runs (`eval::Evaluator`), so CI and admission agree. Also `/healthz`, `/readyz`,
 //! `/metrics`; policy and certificate reload; graceful shutdown. This module owns HTTP only.
 
+mod body;
 mod handler;
 pub mod metrics;
 
@@ -243,8 +244,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/readyz", get(handler::readyz))
         .route("/metrics", get(handler::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        // Refuses by Content-Length before reading the body (413 without waiting for 3 MiB).
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        // Refuses by Content-Length before reading the body (413 without waiting for 3 MiB);
+        // a chunked body past the limit gets its 413 from `body::Body`.
+        .layer(axum::middleware::from_fn(body::refuse_announced_oversize))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }
