@@ -63,10 +63,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 }
 
 /// Refuses a request whose Content-Length is over the limit before reading its body.
-pub async fn refuse_announced_oversize(
-    req: Request,
-    next: axum::middleware::Next,
-) -> Response {
+pub async fn refuse_announced_oversize(req: Request, next: axum::middleware::Next) -> Response {
     let announced = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

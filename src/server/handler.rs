@@ -73,6 +73,67 @@ fn envelope(raw: &Json) -> Json {
     Json::Object(out)
 }
 
+/// A parser error without the value it quotes (`invalid type: string "…"`, ``unknown variant
+/// `…` ``): a malformed review may carry a Secret, and its values must not reach a response or
+/// a log line.
+fn scrub_values(msg: &str) -> String {
+    static QUOTED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = QUOTED.get_or_init(|| {
+        regex::Regex::new(r#"((?:invalid (?:type|value): string|unknown variant|unknown field) )(?:"(?:[^"\\]|\\.)*"|`[^`]*`)"#)
+            .expect("static regex")
+    });
+    re.replace_all(msg, "${1}[value withheld]").into_owned()
+}
+
+/// The values of a Secret under review (`object` and `oldObject`): `data` values as sent (base64)
+/// and decoded, and `stringData` values. Values shorter than 4 characters are left alone:
+/// redacting `a` would garble every message and hide nothing.
+fn secret_values(raw: &Json) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for key in ["object", "oldObject"] {
+        let Some(obj) = raw.pointer(&format!("/request/{key}")) else {
+            continue;
+        };
+        if obj.get("kind").and_then(Json::as_str) != Some("Secret") {
+            continue;
+        }
+        for field in ["data", "stringData"] {
+            for v in obj
+                .get(field)
+                .and_then(Json::as_object)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                let Some(text) = v.as_str() else { continue };
+                out.push(text.to_string());
+                if field == "data" {
+                    if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(text) {
+                        if let Ok(d) = String::from_utf8(decoded) {
+                            out.push(d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|v| v.chars().count() >= 4);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
+/// `text` with every Secret value replaced by `[redacted]`.
+fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "[redacted]");
+        }
+    }
+    out
+}
+
 /// Parses and checks an AdmissionReview body: anything that is not a v1 AdmissionReview with a
 /// request and an object to review is a 400 with the reason.
 #[allow(clippy::result_large_err)]
@@ -122,7 +183,7 @@ fn parse_review(body: &Bytes) -> Result<(Json, AdmissionRequest<DynamicObject>),
         Err(e) => {
             return Err(bad_request(
                 StatusCode::BAD_REQUEST,
-                format!("invalid AdmissionReview: {e}"),
+                format!("invalid AdmissionReview: {}", scrub_values(&e.to_string())),
             ))
         }
     };
@@ -254,6 +315,8 @@ pub async fn validate(
         tracing::info!(target: "policyctl::decision", uid = %request.uid, decision = "deny", reason = %reason);
         return (StatusCode::OK, axum::Json(response.into_review())).into_response();
     }
+    // Values of a Secret under review are redacted from every message policies produce.
+    let secrets = secret_values(&raw);
     let doc = Document {
         file: format!("admission:{}", request.uid),
         line: 0,
@@ -342,7 +405,10 @@ pub async fn validate(
         Err(reason) => denials.push(reason),
     }
     if !denials.is_empty() {
-        let message = format!("policyctl denied the request:\n- {}", denials.join("\n- "));
+        let message = redact(
+            &format!("policyctl denied the request:\n- {}", denials.join("\n- ")),
+            &secrets,
+        );
         response = response.deny(message);
         response.result.code = 403;
         response.result.reason = "Forbidden".into();
@@ -351,7 +417,7 @@ pub async fn validate(
         let mut kept = Vec::new();
         let mut total = 0;
         for w in &warnings {
-            let w = truncate(w, WARNING_MAX);
+            let w = truncate(&redact(w, &secrets), WARNING_MAX);
             if total + w.len() > WARNINGS_TOTAL {
                 kept.push(format!(
                     "… and {} more warnings",
