@@ -108,6 +108,29 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state a server starts with: this policy generation (from these remote sets), ready.
+    pub fn new(
+        opts: ServeOptions,
+        policies: Policies,
+        remote_sets: Vec<crate::remote::RemoteSet>,
+    ) -> AppState {
+        let status = RemoteStatus {
+            serving: remote_sets.iter().map(crate::remote::RemoteSet::label).collect(),
+            last_error: policies.unavailable.clone(),
+        };
+        AppState {
+            policies: RwLock::new(Arc::new(policies)),
+            metrics: metrics::Metrics::new(),
+            ready: AtomicBool::new(true),
+            opts,
+            evaluations: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            remote: RwLock::new(status),
+            remote_sets: RwLock::new(remote_sets),
+        }
+    }
+
     pub fn current(&self) -> Arc<Policies> {
         match self.policies.read() {
             Ok(p) => p.clone(),
@@ -298,29 +321,10 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
             )
         }
     };
-    let loaded = policies.unavailable.is_none();
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&opts.tls_cert, &opts.tls_key)
         .await
         .map_err(|e| anyhow::anyhow!("cannot load --tls-cert/--tls-key: {e}"))?;
-    let status = RemoteStatus {
-        serving: remote_sets
-            .iter()
-            .map(crate::remote::RemoteSet::label)
-            .collect(),
-        last_error: policies.unavailable.clone(),
-    };
-    let state = Arc::new(AppState {
-        policies: RwLock::new(Arc::new(policies)),
-        metrics: metrics::Metrics::new(),
-        ready: AtomicBool::new(true),
-        opts: opts.clone(),
-        evaluations: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        ),
-        remote: RwLock::new(status),
-        remote_sets: RwLock::new(remote_sets),
-    });
-    let _ = loaded;
+    let state = Arc::new(AppState::new(opts.clone(), policies, remote_sets));
     let handle = axum_server::Handle::new();
     tokio::spawn(watch(state.clone(), tls.clone()));
     tokio::spawn(shutdown_on_signal(handle.clone(), state.clone()));

@@ -6,7 +6,7 @@
 //! valid for this artifact and this signer"; registries and policies are not its business.
 
 use regex::Regex;
-use sigstore_trust_root::TrustedRoot;
+pub use sigstore_trust_root::TrustedRoot;
 use sigstore_verify::types::{Artifact, ArtifactDigest, Bundle, DerPublicKey, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
 

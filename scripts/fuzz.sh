@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (fuzz/fuzz_targets/) for a fixed time with cargo-fuzz (libFuzzer, nightly
+# toolchain), seeded from testdata/, and prints executions and crashes per target — the figures
+# docs/reliability.md records. Not part of CI (it needs nightly and minutes per target).
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default 120 s, every target)
+# A crash is saved under fuzz/artifacts/<target>/; reproduce it with
+#   cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>
+# and keep it, once fixed, as a regression test in the main crate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-120}"
+shift || true
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+  targets=(parse_inputs admission_review policy_documents signatures opa_bundles)
+fi
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+rustup toolchain list | grep -q '^nightly' || { echo "scripts/fuzz.sh needs a nightly toolchain (rustup toolchain install nightly)" >&2; exit 2; }
+
+# Seeds: every testdata file, with the selector byte a target reads first where it has one.
+seed() {
+  local target=$1 prefix=$2; shift 2
+  mkdir -p "fuzz/corpus/$target"
+  local f n=0
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    n=$((n + 1))
+    { printf "\\x$(printf %02x "$prefix")"; head -c 65536 "$f"; } > "fuzz/corpus/$target/seed-$prefix-$n"
+  done
+}
+mapfile -t yaml < <(find testdata admission -name '*.yaml' -o -name '*.yml' | sort)
+mapfile -t json < <(find testdata -name '*.json' | sort)
+# parse_inputs selectors, in fuzz_targets/parse_inputs.rs's PARSERS order.
+seed parse_inputs 0 "${yaml[@]}"
+seed parse_inputs 1 "${json[@]}"
+seed parse_inputs 3 $(find testdata -name '*.toml' | sort)
+seed parse_inputs 4 $(find testdata -name '*.tf' -o -name '*.hcl' | sort)
+seed parse_inputs 6 $(find testdata admission -iname '*dockerfile*' -o -iname 'Containerfile' | sort)
+seed parse_inputs 7 $(find testdata -name '*.ini' | sort)
+seed parse_inputs 8 $(find testdata -name '.env*' -o -name '*.env' | sort)
+seed parse_inputs 11 $(find testdata -name '*.xml' | sort)
+seed parse_inputs 12 $(find testdata -name '*.properties' | sort)
+mkdir -p fuzz/corpus/admission_review fuzz/corpus/policy_documents
+cp $(find testdata -path '*admission*' -name '*.json' | sort) fuzz/corpus/admission_review/ 2>/dev/null || true
+for f in $(grep -rl -e 'gatekeeper.sh/' -e 'policy.sigstore.dev/' testdata admission --include='*.yaml' | sort); do
+  cp "$f" "fuzz/corpus/policy_documents/$(echo "$f" | tr / _)"
+done
+mapfile -t sig < <(find testdata/sigstore-real -type f \( -name '*.json' -o -name '*.pem' -o -name '*.crt' \) | sort)
+seed signatures 0 "${sig[@]}"
+seed signatures 1 "${sig[@]}"
+seed signatures 3 "${sig[@]}"
+mkdir -p fuzz/corpus/opa_bundles
+printf '\x01{"b": [1, 2.50, "x\\u2028"], "a": {"c": null}}' > fuzz/corpus/opa_bundles/json-seed
+
+mkdir -p fuzz/logs
+printf '%-18s %12s %8s %8s\n' target executions seconds crashes
+for t in "${targets[@]}"; do
+  before=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
+    -max_total_time="$secs" -timeout=20 -rss_limit_mb=3072 -max_len=262144 \
+    -print_final_stats=1 > "fuzz/logs/$t.log" 2>&1 || true
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | grep -o '[0-9]*$' || echo "?")
+  after=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  printf '%-18s %12s %8s %8s\n' "$t" "${execs:-?}" "$secs" "$((after - before))"
+done
