@@ -186,3 +186,313 @@ fn registry_credentials_never_reach_logs() {
         );
     }
 }
+
+/// Every way a registry can fail while a signature is downloaded ends within the deadline in a
+/// denial with a specific reason, and nothing from the fault is cached: the same verifier allows
+/// the image as soon as the registry behaves.
+#[test]
+fn registry_faults_end_in_a_bounded_fail_closed_answer_and_are_not_cached() {
+    use common::faults::{Fault, FaultProxy};
+    use common::oci::{Key, Pusher, TestRegistry};
+    use policyctl::supply::registry::{Registry, RegistryOptions};
+    use policyctl::supply::verify::{Verdict, Verifier, VerifierOptions};
+    let reg = TestRegistry::start();
+    let pusher = Pusher::new(&reg.addr);
+    let key = Key::generate();
+    let digest = pusher.image("app", "1", "app");
+    pusher.sign("app", &digest, &key);
+    let proxy = FaultProxy::start(&reg.addr, Duration::from_secs(240));
+    // A host that refuses connections, for the redirect: ::1 on a port nothing listens on.
+    let dead = std::net::TcpListener::bind("[::1]:0").map(|l| l.local_addr().unwrap().port());
+    let deadline = Duration::from_secs(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let verifier = || {
+        let doc = serde_json::json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "signed"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"key": {"data": key.public_pem}}]}
+        });
+        let policy = policyctl::supply::policy::image_policy(&doc, "cip.yaml", "", 1).unwrap();
+        let registry = Registry::new(&RegistryOptions {
+            insecure: vec![proxy.addr.clone(), "[::1]".into()],
+        });
+        Verifier::new(
+            registry,
+            vec![policy],
+            &VerifierOptions {
+                deadline,
+                ..Default::default()
+            },
+        )
+    };
+    let image = format!("{}/app:1", proxy.addr);
+    let mut faults = vec![
+        (Fault::HangAfterHeaders, vec!["deadline"]),
+        (Fault::Drip, vec!["deadline"]),
+        (
+            Fault::ResetMidBody,
+            vec!["reset", "error", "closed", "incomplete"],
+        ),
+        (Fault::Status(503, 1), vec!["503"]),
+        (Fault::Status(429, 2), vec!["429"]),
+        (Fault::AlterBytes, vec!["digest"]),
+    ];
+    if let Ok(port) = dead {
+        faults.push((
+            Fault::RedirectTo(format!("[::1]:{port}")),
+            vec!["connect", "refused", "redirect"],
+        ));
+    }
+    let mut table = String::new();
+    for (fault, words) in faults {
+        let v = verifier();
+        proxy.set(fault.clone());
+        let before = proxy.blob_requests();
+        let started = Instant::now();
+        let verdict = runtime.block_on(v.verify(&image));
+        let took = started.elapsed();
+        let reasons: Vec<String> = verdict
+            .policies
+            .iter()
+            .flat_map(|p| p.reasons.clone())
+            .collect();
+        let reason = reasons.join("; ");
+        table.push_str(&format!(
+            "{fault:?} -> {:?} in {:.2}s: {reason}\n",
+            verdict.verdict,
+            took.as_secs_f64()
+        ));
+        assert_eq!(verdict.verdict, Verdict::Deny, "{fault:?}: {reason}");
+        assert!(
+            took < deadline + Duration::from_secs(2),
+            "{fault:?} took {took:?}"
+        );
+        assert!(
+            proxy.blob_requests() > before,
+            "{fault:?}: the blob was requested"
+        );
+        let lower = reason.to_lowercase();
+        assert!(
+            words.iter().any(|w| lower.contains(w)),
+            "{fault:?}: reason not specific: {reason}"
+        );
+        // The registry behaves again: the same verifier fetches afresh and allows.
+        proxy.set(Fault::None);
+        let verdict = runtime.block_on(v.verify(&image));
+        assert_eq!(
+            verdict.verdict,
+            Verdict::Allow,
+            "{fault:?} was cached: {:?}",
+            verdict.policies
+        );
+    }
+    println!("{table}");
+}
+
+fn config_map(name: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "d"}})
+}
+
+/// SIGTERM while requests are being evaluated: they complete with a verdict, new connections
+/// are refused, and the process exits well within the 20 s grace period.
+#[test]
+fn sigterm_with_requests_in_flight_completes_them_and_exits_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // About a second of evaluation per request in a debug build.
+    std::fs::write(
+        dir.path().join("slow.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tn := count([x | some x in numbers.range(1, 300000); x % 7 == 0])\n\tn > 0\n\tmsg := sprintf(\"slow verdict %d\", [n])\n}\n",
+    )
+    .unwrap();
+    let mut w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    let started = Instant::now();
+    let (code, body) = w.review(&review("CREATE", Some(&config_map("warm")), None, false));
+    let one = started.elapsed();
+    assert_eq!(code, 200, "{body}");
+    let url = w.url("/validate?timeout=30s");
+    // Clients built first (loading their TLS roots takes a while): the requests leave at once.
+    let clients: Vec<_> = (0..4).map(|_| w.client()).collect();
+    let in_flight: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, client)| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let r = client
+                    .post(&url)
+                    .json(&review(
+                        "CREATE",
+                        Some(&config_map(&format!("cm{i}"))),
+                        None,
+                        false,
+                    ))
+                    .send()
+                    .map_err(|e| {
+                        let mut m = e.to_string();
+                        let mut src = std::error::Error::source(&e);
+                        while let Some(s) = src {
+                            m.push_str(&format!(": {s}"));
+                            src = s.source();
+                        }
+                        m
+                    })?;
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().map_err(|e| e.to_string())?;
+                Ok::<_, String>((status, body))
+            })
+        })
+        .collect();
+    eprintln!("one slow request: {one:?}");
+    // The requests are on the wire and being evaluated (each takes `one`).
+    std::thread::sleep(Duration::from_millis(400).min(one / 2));
+    let term = Instant::now();
+    w.sigterm();
+    std::thread::sleep(Duration::from_millis(200));
+    let late = w
+        .client()
+        .post(w.url("/validate?timeout=5s"))
+        .json(&review("CREATE", Some(&config_map("late")), None, false))
+        .send();
+    assert!(
+        late.as_ref()
+            .map(|r| r.status().as_u16() == 503)
+            .unwrap_or(true),
+        "a new request after SIGTERM is refused: {late:?}"
+    );
+    for t in in_flight {
+        let (status, body) = t
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("an in-flight request got no answer: {e}\n{}", w.log()));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["response"]["allowed"], false);
+        assert!(body.to_string().contains("slow verdict"), "{body}");
+    }
+    let code = w.wait_exit(Duration::from_secs(25));
+    assert_eq!(code, Some(0), "exited cleanly");
+    assert!(
+        term.elapsed() < Duration::from_secs(20),
+        "within the grace period: {:?}",
+        term.elapsed()
+    );
+}
+
+/// Certificate files deleted while serving: the reload is refused (logged, counted), the
+/// current certificate keeps serving new connections.
+#[test]
+fn missing_certificate_files_at_reload_keep_the_current_certificate() {
+    let w = Webhook::start(&["-p", "builtin"]);
+    std::fs::remove_file(w.dir.path().join("tls.crt")).unwrap();
+    std::fs::remove_file(w.dir.path().join("tls.key")).unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = w
+            .client()
+            .get(w.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if m.contains("what=\"certificate\",result=\"failure\"") {
+            break;
+        }
+        assert!(Instant::now() < end, "the failed reload is counted: {m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for i in 0..5 {
+        // Fresh clients: new TLS handshakes with the certificate still in memory.
+        let (code, _) = w.review(&review(
+            "CREATE",
+            Some(&config_map(&format!("c{i}"))),
+            None,
+            false,
+        ));
+        assert_eq!(code, 200);
+    }
+    assert!(
+        w.log().contains("TLS certificate reload refused"),
+        "{}",
+        w.log()
+    );
+}
+
+/// The policy directory replaced while the server reloads it, both atomically (a ConfigMap's
+/// symlink swap) and file by file: every answer comes from a whole policy set, never from a
+/// half-written one or an empty one.
+#[test]
+fn policy_directory_replaced_during_load_never_serves_a_partial_set() {
+    let root = tempfile::tempdir().unwrap();
+    let write_set = |dir: &std::path::Path, tag: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        // Two files: a partial set would hold only one of the two rules.
+        std::fs::write(dir.join("a.rego"), format!("package main\n\nimport rego.v1\n\ndeny contains \"a-{tag}\" if input.metadata.name == \"x\"\n")).unwrap();
+        std::fs::write(dir.join("b.rego"), format!("package main\n\nimport rego.v1\n\ndeny contains \"b-{tag}\" if input.metadata.name == \"x\"\n")).unwrap();
+    };
+    write_set(&root.path().join("set-1"), "1");
+    write_set(&root.path().join("set-2"), "2");
+    let live = root.path().join("live");
+    std::os::unix::fs::symlink(root.path().join("set-1"), &live).unwrap();
+    let w = Webhook::start(&["-p", live.to_str().unwrap()]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (root, live, stop) = (root.path().to_path_buf(), live.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            let end = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < end && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                if n % 2 == 0 {
+                    // Atomic: a new symlink renamed over the old one.
+                    let tmp = root.join("live.tmp");
+                    let _ = std::fs::remove_file(&tmp);
+                    std::os::unix::fs::symlink(
+                        root.join(if n % 4 == 0 { "set-1" } else { "set-2" }),
+                        &tmp,
+                    )
+                    .unwrap();
+                    std::fs::rename(&tmp, &live).unwrap();
+                } else {
+                    // File by file, inside the directory the link points at.
+                    let target = std::fs::read_link(&live).unwrap();
+                    let tag = format!("w{n}");
+                    std::fs::write(target.join("a.rego"), format!("package main\n\nimport rego.v1\n\ndeny contains \"a-{tag}\" if input.metadata.name == \"x\"\n")).unwrap();
+                    std::thread::sleep(Duration::from_millis(30));
+                    std::fs::write(target.join("b.rego"), format!("package main\n\nimport rego.v1\n\ndeny contains \"b-{tag}\" if input.metadata.name == \"x\"\n")).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(120));
+            }
+        })
+    };
+    let mut answers = 0;
+    let end = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < end {
+        let (code, body) = w.review(&review("CREATE", Some(&config_map("x")), None, false));
+        assert_eq!(code, 200, "{body}");
+        let msg = body["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(
+            body["response"]["allowed"], false,
+            "never an empty set: {body}"
+        );
+        // Both rules, from the same generation.
+        let a = msg
+            .split("a-")
+            .nth(1)
+            .map(|s| s.split(['\n', ' ']).next().unwrap_or("").to_string());
+        let b = msg
+            .split("b-")
+            .nth(1)
+            .map(|s| s.split(['\n', ' ']).next().unwrap_or("").to_string());
+        assert!(a.is_some() && b.is_some(), "a whole set: {msg}");
+        answers += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(answers > 20, "{answers}");
+}

@@ -96,7 +96,12 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         fetch,
         policy_poll: secs(args.policy_poll, "--policy-poll")?.max(Duration::from_millis(100)),
     };
+    // One worker more than there are evaluation slots (one per core): however long policies
+    // take, a worker is always free to accept connections, finish TLS handshakes, read
+    // requests, answer /healthz and handle SIGTERM.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores + 1)
         .enable_all()
         .build()?;
     let mut opts = opts;

@@ -115,7 +115,10 @@ impl AppState {
         remote_sets: Vec<crate::remote::RemoteSet>,
     ) -> AppState {
         let status = RemoteStatus {
-            serving: remote_sets.iter().map(crate::remote::RemoteSet::label).collect(),
+            serving: remote_sets
+                .iter()
+                .map(crate::remote::RemoteSet::label)
+                .collect(),
             last_error: policies.unavailable.clone(),
         };
         AppState {

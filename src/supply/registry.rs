@@ -66,7 +66,10 @@ fn classify(e: oci_client::errors::OciDistributionError) -> RegistryError {
             let mut msg = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                msg = format!("{msg}: {s}");
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg = format!("{msg}: {text}");
+                }
                 source = s.source();
             }
             RegistryError::Fault(msg)

@@ -2,6 +2,7 @@
 //! user does, and read its JSON output.
 #![allow(dead_code)]
 
+pub mod faults;
 pub mod fulcio;
 pub mod oci;
 pub mod tuf;
