@@ -496,3 +496,187 @@ fn policy_directory_replaced_during_load_never_serves_a_partial_set() {
     writer.join().unwrap();
     assert!(answers > 20, "{answers}");
 }
+
+fn slow_policy(dir: &std::path::Path, range: u32) {
+    std::fs::write(
+        dir.join("slow.rego"),
+        format!("package main\n\nimport rego.v1\n\ndeny contains msg if {{\n\tinput.kind == \"ConfigMap\"\n\tn := count([x | some x in numbers.range(1, {range}); x % 7 == 0])\n\tn > 0\n\tmsg := sprintf(\"slow verdict %d\", [n])\n}}\n"),
+    )
+    .unwrap();
+}
+
+/// Past --max-requests and --max-connections a review gets 503 with Retry-After and the limit
+/// named, at once; health is never shed; the webhook serves normally when the burst is over.
+#[test]
+fn past_the_request_and_connection_limits_requests_are_shed_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    slow_policy(dir.path(), 200_000);
+    let w = Webhook::start(&[
+        "-p",
+        dir.path().to_str().unwrap(),
+        "--max-requests",
+        "2",
+        "--max-connections",
+        "3",
+    ]);
+    let url = w.url("/validate?timeout=20s");
+    let clients: Vec<_> = (0..6).map(|_| w.client()).collect();
+    let burst: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let r = c
+                    .post(&url)
+                    .json(&review(
+                        "CREATE",
+                        Some(&config_map(&format!("b{i}"))),
+                        None,
+                        false,
+                    ))
+                    .send()
+                    .unwrap();
+                let status = r.status().as_u16();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (status, retry, r.text().unwrap(), started.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let health = w.client().get(w.url("/healthz")).send().unwrap();
+    assert_eq!(health.status().as_u16(), 200, "health is never shed");
+    let results: Vec<_> = burst.into_iter().map(|t| t.join().unwrap()).collect();
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    assert!(
+        (1..=3).contains(&ok),
+        "at most the limit answered: {results:#?}"
+    );
+    for (status, retry, body, took) in &results {
+        if *status != 200 {
+            assert_eq!(*status, 503, "{body}");
+            assert_eq!(retry.as_deref(), Some("1"), "{body}");
+            assert!(
+                body.contains("--max-requests") || body.contains("--max-connections"),
+                "{body}"
+            );
+            assert!(
+                *took < Duration::from_secs(2),
+                "shed at once, not after waiting: {took:?}"
+            );
+        }
+    }
+    let m = w
+        .client()
+        .get(w.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(m.contains("policyctl_shed_requests_total"), "{m}");
+    // Over: everything is answered again.
+    for i in 0..2 {
+        let (code, body) = w.review(&review(
+            "CREATE",
+            Some(&config_map(&format!("after{i}"))),
+            None,
+            false,
+        ));
+        assert_eq!(code, 200, "{body}");
+    }
+}
+
+fn wrk(url: &str, body: &serde_json::Value, connections: usize, seconds: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let body_file = dir.path().join("review.json");
+    std::fs::write(&body_file, serde_json::to_vec(body).unwrap()).unwrap();
+    let script = dir.path().join("post.lua");
+    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal f = io.open(\"{}\", \"r\")\nwrk.body = f:read(\"*a\")\nf:close()\n", body_file.display())).unwrap();
+    let out = std::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("wrk is installed (scripts/install-test-deps.sh)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wrk_rps(text: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// wrk's maximum latency in seconds.
+fn wrk_max(text: &str) -> f64 {
+    let field = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Latency") && !l.contains("Distribution"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap_or("0s")
+        .to_string();
+    let (num, scale) = if let Some(v) = field.strip_suffix("us") {
+        (v, 1e-6)
+    } else if let Some(v) = field.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = field.strip_suffix('s') {
+        (v, 1.0)
+    } else {
+        (field.as_str(), 1.0)
+    };
+    num.parse::<f64>().unwrap_or(f64::MAX) * scale
+}
+
+/// Far past capacity (many more connections than it can serve in a deadline) every request is
+/// still answered within its `?timeout=` — a verdict, or a deny saying the deadline passed —
+/// never a hang or a dropped connection; and it serves normally once the load drops.
+#[test]
+fn overloaded_every_request_is_answered_within_its_timeout_and_service_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    slow_policy(dir.path(), 20_000);
+    let w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    let body = review("CREATE", Some(&config_map("load")), None, false);
+    let url = w.url("/validate?timeout=3s");
+    // Capacity at a concurrency it can serve.
+    let base = wrk(&url, &body, 2, 2);
+    let capacity = wrk_rps(&base);
+    assert!(capacity > 0.0, "{base}");
+    // Offered: 96 connections back to back — by Little's law a queue several deadlines long.
+    let over = wrk(&url, &body, 96, 5);
+    let served = wrk_rps(&over);
+    assert!(
+        !over.contains("Socket errors"),
+        "connections dropped or timed out:\n{over}"
+    );
+    assert!(
+        !over.contains("Non-2xx"),
+        "every answer is an AdmissionReview:\n{over}"
+    );
+    assert!(
+        wrk_max(&over) < 3.0,
+        "every answer within the 3 s timeout:\n{over}"
+    );
+    eprintln!(
+        "capacity {capacity:.0}/s; overloaded {served:.0}/s answered, max latency {:.2}s",
+        wrk_max(&over)
+    );
+    // Recovered: a request is answered with its verdict, quickly.
+    let started = Instant::now();
+    let (code, r) = w.review(&body);
+    assert_eq!(code, 200);
+    assert!(r.to_string().contains("slow verdict"), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

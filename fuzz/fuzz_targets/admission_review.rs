@@ -36,6 +36,8 @@ fn fixture() -> &'static Fixture {
             remote: Vec::new(),
             fetch: Default::default(),
             policy_poll: std::time::Duration::from_secs(3600),
+            max_requests: 1024,
+            max_connections: 4096,
         };
         let policies = server::load_policies(&opts, &[], runtime.handle()).unwrap_or_else(|e| panic!("{e:?}"));
         let state = Arc::new(AppState::new(opts, policies, Vec::new()));

@@ -58,6 +58,15 @@ pub struct Args {
     /// a failure keeps the current one (shown in /readyz and the reload metric).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub policy_poll: f64,
+
+    /// Review requests answered at once; past it a request is answered 503 with Retry-After
+    /// instead of queueing without bound (each queued request still answers by its deadline).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_requests: usize,
+
+    /// Open connections; past it requests are answered 503 and their connection closed.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<u8> {
@@ -95,6 +104,8 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         remote,
         fetch,
         policy_poll: secs(args.policy_poll, "--policy-poll")?.max(Duration::from_millis(100)),
+        max_requests: args.max_requests.max(1),
+        max_connections: args.max_connections.max(1),
     };
     // One worker more than there are evaluation slots (one per core): however long policies
     // take, a worker is always free to accept connections, finish TLS handshakes, read

@@ -496,6 +496,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state
+        .metrics
+        .connections
+        .set(state.connections.load(std::sync::atomic::Ordering::Relaxed) as i64);
     let p = state.current();
     if let Some(v) = &p.verifier {
         state

@@ -30,6 +30,11 @@ pub struct Metrics {
     pub image_cache_hits: Gauge,
     pub image_verifications: Gauge,
     pub registry_errors: Gauge,
+    /// Requests answered 503 because the webhook was at a limit (--max-requests,
+    /// --max-connections).
+    pub shed: Counter,
+    /// Connections open now (set at scrape time).
+    pub connections: Gauge,
 }
 
 impl Metrics {
@@ -74,8 +79,18 @@ impl Metrics {
             "Registry requests that failed",
             registry_errors.clone(),
         );
+        let shed = Counter::default();
+        registry.register(
+            "shed_requests",
+            "Requests answered 503 at the request or connection limit",
+            shed.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register("connections", "Connections open", connections.clone());
         Metrics {
             registry,
+            shed,
+            connections,
             requests,
             latency,
             reloads,

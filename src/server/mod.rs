@@ -5,6 +5,7 @@
 
 mod body;
 mod handler;
+mod limits;
 pub mod metrics;
 
 use crate::eval::supply_chain::SupplyChain;
@@ -43,6 +44,10 @@ pub struct ServeOptions {
     pub remote: Vec<crate::remote::Location>,
     pub fetch: crate::remote::FetchOptions,
     pub policy_poll: Duration,
+    /// Review requests answered at once; past it, 503 with Retry-After.
+    pub max_requests: usize,
+    /// Open connections; past it, requests are answered 503 and their connection closed.
+    pub max_connections: usize,
 }
 
 /// One loaded policy generation: what a request is evaluated with.
@@ -105,6 +110,10 @@ pub struct AppState {
     pub remote: RwLock<RemoteStatus>,
     /// The remote sets the current policies were loaded from.
     pub remote_sets: RwLock<Vec<crate::remote::RemoteSet>>,
+    /// Review requests being answered now.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    /// Connections open now (counted by the acceptor).
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {
@@ -131,6 +140,8 @@ impl AppState {
             ),
             remote: RwLock::new(status),
             remote_sets: RwLock::new(remote_sets),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+            connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
 
@@ -263,9 +274,15 @@ async fn fetch_remote(opts: &ServeOptions) -> Result<Vec<crate::remote::RemoteSe
 
 /// The router (without TLS), for tests and for `run`.
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let reviews = Router::new()
         .route("/validate", post(handler::validate))
         .route("/mutate", post(handler::mutate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::admit,
+        ));
+    Router::new()
+        .merge(reviews)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(handler::readyz))
         .route("/metrics", get(handler::metrics))
@@ -334,8 +351,11 @@ pub async fn run(opts: ServeOptions, addr: std::net::SocketAddr) -> anyhow::Resu
     tracing::info!(%addr, "policyctl webhook serving");
     // TCP_NODELAY: an admission answer is one small write the API server is waiting for; Nagle
     // must not hold it back.
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls.clone())
-        .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let acceptor =
+        axum_server::tls_rustls::RustlsAcceptor::new(tls.clone()).acceptor(limits::Counting {
+            inner: axum_server::accept::NoDelayAcceptor::new(),
+            live: state.connections.clone(),
+        });
     axum_server::bind(addr)
         .acceptor(acceptor)
         .handle(handle)
