@@ -87,6 +87,9 @@ pub enum Parser {
     Cue,
     #[value(skip)]
     Textproto,
+    /// SPDX tag-value (`*.spdx`); SPDX JSON is `Spdx`.
+    #[value(skip)]
+    SpdxTagValue,
 }
 
 impl Parser {
@@ -115,6 +118,7 @@ impl Parser {
             Parser::Groovy => "groovy",
             Parser::Cue => "cue",
             Parser::Textproto => "textproto",
+            Parser::SpdxTagValue => "SPDX tag-value",
         }
     }
 
@@ -167,6 +171,7 @@ impl Parser {
             "groovy" => Parser::Groovy,
             "cue" => Parser::Cue,
             "textproto" | "pbtxt" => Parser::Textproto,
+            "spdx" => Parser::SpdxTagValue,
             _ => return None,
         })
     }
@@ -339,5 +344,24 @@ mod tests {
     fn unsupported_parsers_say_so() {
         let err = parse("x.cue", "a: 1", Parser::Cue).unwrap_err();
         assert!(err.message.contains("cue format is not supported"), "{err}");
+        // SPDX tag-value is named as such (SPDX JSON is parsed).
+        assert_eq!(
+            Parser::detect(Path::new("sbom.spdx")),
+            Some(Parser::SpdxTagValue)
+        );
+        assert_eq!(
+            Parser::detect(Path::new("sbom.spdx.json")),
+            Some(Parser::Spdx)
+        );
+        let err = parse("sbom.spdx", "SPDXVersion: SPDX-2.3\n", Parser::SpdxTagValue).unwrap_err();
+        assert!(
+            err.message
+                .contains("SPDX tag-value format is not supported"),
+            "{err}"
+        );
+        for (file, p) in [("a.edn", Parser::Edn), ("a.hocon", Parser::Hocon)] {
+            assert_eq!(Parser::detect(Path::new(file)), Some(p));
+            assert!(parse(file, "{}", p).is_err(), "{file}");
+        }
     }
 }
