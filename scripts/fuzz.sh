@@ -15,6 +15,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
   targets=(parse_inputs admission_review policy_documents signatures opa_bundles)
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+[ -x target/debug/policyctl ] || cargo build --bin policyctl
 rustup toolchain list | grep -q '^nightly' || { echo "scripts/fuzz.sh needs a nightly toolchain (rustup toolchain install nightly)" >&2; exit 2; }
 
 # Seeds: every testdata file, with the selector byte a target reads first where it has one.
@@ -41,7 +42,14 @@ seed parse_inputs 8 $(find testdata -name '.env*' -o -name '*.env' | sort)
 seed parse_inputs 11 $(find testdata -name '*.xml' | sort)
 seed parse_inputs 12 $(find testdata -name '*.properties' | sort)
 mkdir -p fuzz/corpus/admission_review fuzz/corpus/policy_documents
-cp $(find testdata -path '*admission*' -name '*.json' | sort) fuzz/corpus/admission_review/ 2>/dev/null || true
+# AdmissionReviews of the shipped manifests, as the API server sends them.
+for f in testdata/k8s/allowed/*.yaml testdata/k8s/denied/*.yaml; do
+  [ -f "$f" ] || continue
+  obj=$(target/debug/policyctl parse "$f" 2>/dev/null | grep -v '^#' | head -c 60000) || continue
+  [ -n "$obj" ] || continue
+  printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"name":"x","namespace":"d","operation":"CREATE","userInfo":{"username":"a"},"object":%s,"oldObject":null,"dryRun":false}}' "$obj" \
+    > "fuzz/corpus/admission_review/$(basename "$f").json" 2>/dev/null || true
+done
 for f in $(grep -rl -e 'gatekeeper.sh/' -e 'policy.sigstore.dev/' testdata admission --include='*.yaml' | sort); do
   cp "$f" "fuzz/corpus/policy_documents/$(echo "$f" | tr / _)"
 done
@@ -52,14 +60,15 @@ seed signatures 3 "${sig[@]}"
 mkdir -p fuzz/corpus/opa_bundles
 printf '\x01{"b": [1, 2.50, "x\\u2028"], "a": {"c": null}}' > fuzz/corpus/opa_bundles/json-seed
 
+count_artifacts() { { find "fuzz/artifacts/$1" -type f 2>/dev/null || true; } | wc -l; }
 mkdir -p fuzz/logs
 printf '%-18s %12s %8s %8s\n' target executions seconds crashes
 for t in "${targets[@]}"; do
-  before=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  before=$(count_artifacts "$t")
   cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$secs" -timeout=20 -rss_limit_mb=3072 -max_len=262144 \
     -print_final_stats=1 > "fuzz/logs/$t.log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "fuzz/logs/$t.log" | grep -o '[0-9]*$' || echo "?")
-  after=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  after=$(count_artifacts "$t")
   printf '%-18s %12s %8s %8s\n' "$t" "${execs:-?}" "$secs" "$((after - before))"
 done

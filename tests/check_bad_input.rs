@@ -148,3 +148,34 @@ fn text_output_names_errors_for_humans() {
         "{text}"
     );
 }
+
+/// Inputs the fuzzers found (`scripts/fuzz.sh`), kept as regressions: each is refused with a
+/// located error, promptly. The bound is generous (a debug build on a busy machine); what it
+/// catches is the hang the fuzzer found (hours), not a speed target.
+#[test]
+fn fuzzer_findings_are_refused_promptly() {
+    // A ConstraintTemplate whose Rego has 41 unbalanced `[`: regorus's parser backtracked 2^41
+    // times (third_party/regorus/PATCHES.md, patch 22).
+    let out = common::policyctl()
+        .args([
+            "check",
+            "-o",
+            "json",
+            "-p",
+            "testdata/fuzz/template-nested-brackets-hang.yaml",
+            "testdata/k8s/allowed/pod.yaml",
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errs = errors(&report);
+    let e = error_for(&errs, "template-nested-brackets-hang.yaml");
+    assert!(e.2.contains("expecting `]`"), "{e:?}");
+}

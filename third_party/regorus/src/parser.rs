@@ -86,6 +86,11 @@ pub struct Parser<'source> {
     sidx: u32,
     // The index of the last query that was parsed.
     qidx: u32,
+
+    // Token offsets (with the closing delimiter) where a comprehension was tried and is known not
+    // to start. Shared by the snapshots taken for backtracking, so each position is tried once:
+    // without it, `[[[[…` that is not a comprehension re-parses its tail twice per level.
+    not_compr: alloc::rc::Rc<core::cell::RefCell<BTreeSet<(u32, bool)>>>,
 }
 
 const FUTURE_KEYWORDS: [&str; 4] = ["contains", "every", "if", "in"];
@@ -122,6 +127,7 @@ impl<'source> Parser<'source> {
             eidx: 0,
             sidx: 0,
             qidx: 0,
+            not_compr: Default::default(),
         })
     }
 
@@ -649,6 +655,10 @@ impl<'source> Parser<'source> {
     }
 
     fn parse_compr(&mut self, delim: &str) -> Result<(Expr, Query)> {
+        let key = (self.tok.1.start, delim == "]");
+        if self.not_compr.borrow().contains(&key) {
+            bail!("internal error: not a compr");
+        }
         // Save the state.
         let state = self.clone();
         let mut span = self.tok.1.clone();
@@ -657,8 +667,13 @@ impl<'source> Parser<'source> {
         let term = match self.parse_ref() {
             Ok(e) if self.token_text() == "|" => e,
             _ => {
-                // Not a comprehension. Restore state.
+                // Not a comprehension. Restore state; remember the position unless the attempt
+                // only failed for depth (that depends on where it is reached from).
+                let overflow = self.expr_depth_overflow;
                 *self = state;
+                if !overflow {
+                    self.not_compr.borrow_mut().insert(key);
+                }
                 bail!("internal error: not a compr");
             }
         };
@@ -680,6 +695,7 @@ impl<'source> Parser<'source> {
                 // No progress was made in parsing the query.
                 // Restore state and try parsing as set, array or object.
                 *self = state;
+                self.not_compr.borrow_mut().insert(key);
                 bail!("internal error: not a compr");
             }
             Err(err) => Err(err),
