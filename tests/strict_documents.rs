@@ -169,18 +169,57 @@ fn unknown_fields_in_templates_and_constraints_name_field_and_line() {
         )),
         "{errs:#?}"
     );
-    // Scoped enforcement and generated-resource matching are refused, not dropped.
-    let (code, errs, _) = run(
+}
+
+/// `enforcementAction: scoped`: `check` is gator's enforcement point (`gator.gatekeeper.sh`);
+/// a constraint acts there with the actions listed for it or for `*`, and not at all otherwise.
+#[test]
+fn scoped_enforcement_actions_at_the_gator_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let scoped = |list: &str| {
+        constraint(&format!(
+            "  enforcementAction: scoped\n  scopedEnforcementActions: {list}\n  parameters:\n    labels: [owner]\n"
+        ))
+    };
+    let severities = |report: &serde_json::Value| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["severity"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Only the webhook: not enforced by check.
+    let (code, errs, report) = run(
         dir.path(),
         TEMPLATE,
-        &constraint("  enforcementAction: scoped\n  scopedEnforcementActions: [{action: deny, enforcementPoints: [{name: validation.gatekeeper.sh}]}]\n  parameters:\n    labels: [owner]\n"),
+        &scoped("[{action: deny, enforcementPoints: [{name: validation.gatekeeper.sh}]}]"),
     );
-    assert_eq!(code, 2);
-    assert!(
-        errs.iter()
-            .any(|e| e.contains("scoped enforcement actions are not supported yet")),
-        "{errs:#?}"
-    );
+    assert_eq!((code, errs.len()), (0, 0), "{report:#}");
+    assert!(severities(&report).is_empty());
+    // Warn at gator, deny at the webhook: a warning here.
+    let (code, _, report) = run(dir.path(), TEMPLATE, &scoped("[{action: deny, enforcementPoints: [{name: validation.gatekeeper.sh}]}, {action: warn, enforcementPoints: [{name: gator.gatekeeper.sh}]}]"));
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(severities(&report), vec!["warning"]);
+    // `*` is every point; deny and warn both at gator give both.
+    let (code, _, report) = run(dir.path(), TEMPLATE, &scoped("[{action: deny, enforcementPoints: [{name: \"*\"}]}, {action: warn, enforcementPoints: [{name: Gator.Gatekeeper.sh}]}]"));
+    assert_eq!(code, 1, "{report:#}");
+    let mut s = severities(&report);
+    s.sort();
+    assert_eq!(s, vec!["failure", "warning"]);
+    // Refused, each with the field: a misspelt point, an unknown action, scoped without a list,
+    // a list without scoped.
+    for (spec, field) in [
+        (scoped("[{action: deny, enforcementPoints: [{name: validation.gatekeeper.io}]}]"), "spec.scopedEnforcementActions[0].enforcementPoints[0].name"),
+        (scoped("[{action: block, enforcementPoints: [{name: \"*\"}]}]"), "spec.scopedEnforcementActions[0].action"),
+        (scoped("[{action: deny, enforcementPoints: []}]"), "spec.scopedEnforcementActions[0].enforcementPoints"),
+        (constraint("  enforcementAction: scoped\n  parameters:\n    labels: [owner]\n"), "spec.enforcementAction"),
+        (constraint("  scopedEnforcementActions: [{action: deny, enforcementPoints: [{name: \"*\"}]}]\n  parameters:\n    labels: [owner]\n"), "spec.scopedEnforcementActions"),
+    ] {
+        let (code, errs, _) = run(dir.path(), TEMPLATE, &spec);
+        assert_eq!(code, 2, "{spec}");
+        assert!(errs.iter().any(|e| e.contains("K8sRequiredLabels/need-owner")), "{field}: {errs:#?}");
+    }
 }
 
 #[test]

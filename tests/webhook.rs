@@ -549,3 +549,73 @@ fn the_mutating_endpoint_pins_verified_images_to_their_digest() {
     let (status, _) = w.post("/mutate", &json!({"kind": "Pod"}));
     assert_eq!(status, 400);
 }
+
+/// `enforcementAction: scoped` in the webhook: it is the `validation.gatekeeper.sh` point, so a
+/// constraint that denies only there denies at admission (while `check`, gator's point, passes
+/// the same object), and one that warns there returns an admission warning.
+#[test]
+fn scoped_enforcement_actions_at_the_validation_point() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/gatekeeper/templates/k8srequiredlabels.yaml"),
+        dir.path().join("template.yaml"),
+    )
+    .unwrap();
+    let constraint = |name: &str, kind: &str, list: &str| {
+        format!("apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sRequiredLabels\nmetadata:\n  name: {name}\nspec:\n  enforcementAction: scoped\n  scopedEnforcementActions: {list}\n  match:\n    kinds: [{{apiGroups: [\"\"], kinds: [{kind}]}}]\n  parameters:\n    labels: [{{key: owner}}]\n")
+    };
+    std::fs::write(
+        dir.path().join("constraints.yaml"),
+        format!(
+            "{}---\n{}",
+            constraint("webhook-only", "Pod", "[{action: deny, enforcementPoints: [{name: validation.gatekeeper.sh}]}]"),
+            constraint("warn-here-deny-in-ci", "ConfigMap", "[{action: warn, enforcementPoints: [{name: validation.gatekeeper.sh}]}, {action: deny, enforcementPoints: [{name: gator.gatekeeper.sh}]}]"),
+        ),
+    )
+    .unwrap();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "d"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}});
+    let w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
+    let (_, body) = w.review(&review("CREATE", Some(&pod), None, false));
+    assert_eq!(response(&body)["allowed"], false, "{body:#}");
+    assert!(
+        body.to_string().contains("K8sRequiredLabels/webhook-only"),
+        "{body:#}"
+    );
+    let (_, body) = w.review(&review("CREATE", Some(&cm), None, false));
+    assert_eq!(response(&body)["allowed"], true, "{body:#}");
+    assert!(
+        body.to_string()
+            .contains("K8sRequiredLabels/warn-here-deny-in-ci"),
+        "a warning: {body:#}"
+    );
+    // The same objects in CI (gator's point): the Pod passes, the ConfigMap fails.
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("pod.json"), pod.to_string()).unwrap();
+    std::fs::write(files.path().join("cm.json"), cm.to_string()).unwrap();
+    let out = common::policyctl()
+        .args([
+            "check",
+            "-o",
+            "json",
+            "-p",
+            dir.path().to_str().unwrap(),
+            files.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policies: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        policies,
+        vec!["K8sRequiredLabels/warn-here-deny-in-ci"],
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

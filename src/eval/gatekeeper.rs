@@ -337,15 +337,23 @@ pub fn review(
 /// constraints that matched and passed, and errors.
 pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut super::Outcome) {
     for c in &gk.constraints {
+        // `scoped` constraints act only at the enforcement points they name.
+        let actions = c.actions_at(gk.point());
+        if actions.is_empty() {
+            continue;
+        }
         match review(gk, c, subject) {
             Ok(None) => {}
             Ok(Some(violations)) if violations.is_empty() => {
                 out.pass(doc, || format!("{}/{}", c.kind, c.name), "violation");
             }
             Ok(Some(violations)) => {
-                for (message, details) in violations {
+                for ((message, details), action) in violations
+                    .into_iter()
+                    .flat_map(|v| actions.iter().map(move |a| (v.clone(), *a)))
+                {
                     out.findings.push(Finding {
-                        severity: match c.action {
+                        severity: match action {
                             Action::Deny => Severity::Failure,
                             Action::Warn => Severity::Warning,
                             Action::Dryrun => Severity::Dryrun,

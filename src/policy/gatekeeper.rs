@@ -42,6 +42,12 @@ pub enum Action {
     Dryrun,
 }
 
+/// Gatekeeper's enforcement points (`scopedEnforcementActions[].enforcementPoints[].name`).
+pub const VALIDATION_POINT: &str = "validation.gatekeeper.sh";
+pub const AUDIT_POINT: &str = "audit.gatekeeper.sh";
+pub const GATOR_POINT: &str = "gator.gatekeeper.sh";
+pub const VAP_POINT: &str = "vap.k8s.io";
+
 /// A constraint: an instance of a template kind.
 #[derive(Debug, Clone)]
 pub struct Constraint {
@@ -49,11 +55,37 @@ pub struct Constraint {
     pub name: String,
     pub file: String,
     pub line: usize,
+    /// `spec.enforcementAction` (for `scoped`, see `scoped`).
     pub action: Action,
+    /// `enforcementAction: scoped`: each action with the enforcement points it applies at
+    /// (`*` for all).
+    pub scoped: Option<Vec<(Action, Vec<String>)>>,
     /// `spec.match` as written (interpreted by `eval::gatekeeper::matches`).
     pub matcher: Json,
     /// `spec.parameters`, or `{}`.
     pub parameters: Json,
+}
+
+impl Constraint {
+    /// The actions this constraint takes at an enforcement point: its `enforcementAction`, or
+    /// for `scoped` the union of the actions listed for that point or `*` (Gatekeeper's
+    /// `GetEnforcementActionsForEP`); none means it is not enforced there.
+    pub fn actions_at(&self, point: &str) -> Vec<Action> {
+        let Some(scoped) = &self.scoped else {
+            return vec![self.action];
+        };
+        let mut out = Vec::new();
+        for (action, points) in scoped {
+            if points
+                .iter()
+                .any(|p| p == "*" || p.eq_ignore_ascii_case(point))
+                && !out.contains(action)
+            {
+                out.push(*action);
+            }
+        }
+        out
+    }
 }
 
 /// All templates and constraints of a policy set.
@@ -63,6 +95,19 @@ pub struct Gatekeeper {
     pub constraints: Vec<Constraint>,
     /// Objects given as inventory (`--inventory`, gator case `inventory`), for namespace lookups.
     pub inventory: Vec<Json>,
+    /// The enforcement point this evaluation is (`check` and `test`: gator's; `serve`: the
+    /// validating webhook's), for `enforcementAction: scoped`. Empty means gator's.
+    pub enforcement_point: String,
+}
+
+impl Gatekeeper {
+    pub fn point(&self) -> &str {
+        if self.enforcement_point.is_empty() {
+            GATOR_POINT
+        } else {
+            &self.enforcement_point
+        }
+    }
 }
 
 pub fn is_template(doc: &Json) -> bool {
@@ -211,7 +256,30 @@ struct ConstraintSpec {
     #[serde(default)]
     enforcement_action: Option<String>,
     #[serde(default)]
-    scoped_enforcement_actions: Option<Json>,
+    scoped_enforcement_actions: Option<Vec<ScopedActionDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ScopedActionDoc {
+    action: String,
+    #[serde(default)]
+    enforcement_points: Vec<EnforcementPointDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnforcementPointDoc {
+    name: String,
+}
+
+fn parse_action(text: &str) -> Option<Action> {
+    match text {
+        "deny" => Some(Action::Deny),
+        "warn" => Some(Action::Warn),
+        "dryrun" => Some(Action::Dryrun),
+        _ => None,
+    }
 }
 
 /// Gatekeeper's `spec.match` (pkg/mutation/match).
@@ -504,14 +572,56 @@ pub fn constraint(
         .to_string();
     let origin = Origin { file, text, line };
     let typed: ConstraintDoc = origin.read(doc, &format!("{kind}/{name}"))?;
-    if typed.spec.scoped_enforcement_actions.is_some()
-        || typed.spec.enforcement_action.as_deref() == Some("scoped")
-    {
-        return Err(origin.error(
-            "spec.scopedEnforcementActions",
-            format!("{kind}/{name}: scoped enforcement actions are not supported yet; use enforcementAction deny, warn or dryrun"),
-        ));
-    }
+    let is_scoped = typed.spec.enforcement_action.as_deref() == Some("scoped");
+    let scoped = match (&typed.spec.scoped_enforcement_actions, is_scoped) {
+        (Some(_), false) => {
+            return Err(origin.error(
+                "spec.scopedEnforcementActions",
+                format!("{kind}/{name}: scopedEnforcementActions apply only with enforcementAction: scoped (Gatekeeper would ignore them; set enforcementAction: scoped or remove them)"),
+            ))
+        }
+        (None, true) => {
+            return Err(origin.error(
+                "spec.enforcementAction",
+                format!("{kind}/{name}: enforcementAction: scoped needs scopedEnforcementActions (which action at which enforcement point)"),
+            ))
+        }
+        (None, false) => None,
+        (Some(list), true) => {
+            let mut out = Vec::new();
+            for (i, entry) in list.iter().enumerate() {
+                let action = parse_action(&entry.action).ok_or_else(|| {
+                    origin.error(
+                        &format!("spec.scopedEnforcementActions[{i}].action"),
+                        format!("{kind}/{name}: scopedEnforcementActions[{i}].action {:?} is not one of deny, warn, dryrun", entry.action),
+                    )
+                })?;
+                if entry.enforcement_points.is_empty() {
+                    return Err(origin.error(
+                        &format!("spec.scopedEnforcementActions[{i}].enforcementPoints"),
+                        format!("{kind}/{name}: scopedEnforcementActions[{i}] names no enforcement point (use \"*\" for all)"),
+                    ));
+                }
+                let mut points = Vec::new();
+                for (j, p) in entry.enforcement_points.iter().enumerate() {
+                    let known = [VALIDATION_POINT, AUDIT_POINT, GATOR_POINT, VAP_POINT, "*"];
+                    if !known.iter().any(|k| k.eq_ignore_ascii_case(&p.name)) {
+                        return Err(origin.error(
+                            &format!("spec.scopedEnforcementActions[{i}].enforcementPoints[{j}].name"),
+                            format!(
+                                "{kind}/{name}: enforcement point {:?} is not one of {} (a misspelt point would never enforce)",
+                                p.name,
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                    points.push(p.name.to_ascii_lowercase());
+                }
+                out.push((action, points));
+            }
+            Some(out)
+        }
+    };
     if let Some(source) = typed
         .spec
         .matcher
@@ -535,7 +645,7 @@ pub fn constraint(
         }
     }
     let action = match str_at(doc, &["spec", "enforcementAction"]).unwrap_or("deny") {
-        "deny" => Action::Deny,
+        "deny" | "scoped" => Action::Deny,
         "warn" => Action::Warn,
         "dryrun" => Action::Dryrun,
         other => {
@@ -543,7 +653,7 @@ pub fn constraint(
                 file,
                 line,
                 format!(
-                "{kind}/{name}: spec.enforcementAction {other:?} is not one of deny, warn, dryrun"
+                "{kind}/{name}: spec.enforcementAction {other:?} is not one of deny, warn, dryrun, scoped"
             ),
             ))
         }
@@ -554,6 +664,7 @@ pub fn constraint(
         file: file.to_string(),
         line,
         action,
+        scoped,
         matcher: doc.pointer("/spec/match").cloned().unwrap_or(Json::Null),
         parameters: doc
             .pointer("/spec/parameters")

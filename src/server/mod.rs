@@ -201,6 +201,8 @@ pub fn load_policies(
     let (sources, mut errors) = policy::discover(&load);
     let (mut set, load_errors) = policy::load(sources, &load);
     errors.extend(load_errors);
+    // Gatekeeper's `scoped` constraints: the webhook is the validation enforcement point.
+    set.gatekeeper.enforcement_point = policy::gatekeeper::VALIDATION_POINT.into();
     errors.extend(crate::pipeline::load_inventory(&mut set, &opts.inventory));
     if !errors.is_empty() {
         return Err(errors);
