@@ -590,6 +590,25 @@ fn scoped_enforcement_actions_at_the_validation_point() {
             .contains("K8sRequiredLabels/warn-here-deny-in-ci"),
         "a warning: {body:#}"
     );
+    // Gatekeeper's metric names and labels, beside policyctl's.
+    let m = w
+        .client()
+        .get(w.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "gatekeeper_validation_request_count_total{admission_status=\"deny\",admission_dryrun=\"false\"} 1",
+        "gatekeeper_validation_request_count_total{admission_status=\"allow\",admission_dryrun=\"false\"} 1",
+        "gatekeeper_validation_request_duration_seconds_count{admission_status=\"deny\",admission_dryrun=\"false\"} 1",
+        "gatekeeper_constraints{enforcement_action=\"scoped\",status=\"active\"} 2",
+        "gatekeeper_constraint_templates{status=\"active\"} 1",
+        "# TYPE gatekeeper_validation_request_count counter",
+        "policyctl_admission_requests_total{decision=\"deny\",kind=\"Pod\"} 1",
+    ] {
+        assert!(m.contains(line), "{line} in:\n{m}");
+    }
     // The same objects in CI (gator's point): the Pod passes, the ConfigMap fails.
     let files = tempfile::tempdir().unwrap();
     std::fs::write(files.path().join("pod.json"), pod.to_string()).unwrap();

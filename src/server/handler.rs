@@ -384,6 +384,7 @@ pub async fn validate(
     let mut denials = Vec::new();
     let mut warnings = Vec::new();
     let mut violated = Vec::new();
+    let mut policy_errors = false;
     match outcome {
         Ok(out) => {
             for f in &out.findings {
@@ -400,9 +401,13 @@ pub async fn validate(
             for e in &out.errors {
                 // A policy that cannot be evaluated denies: fail closed.
                 denials.push(format!("[policyctl error] {}", e.message));
+                policy_errors = true;
             }
         }
-        Err(reason) => denials.push(reason),
+        Err(reason) => {
+            denials.push(reason);
+            policy_errors = true;
+        }
     }
     if !denials.is_empty() {
         let message = redact(
@@ -448,6 +453,21 @@ pub async fn validate(
         })
         .inc();
     state.metrics.latency.observe(elapsed.as_secs_f64());
+    let gk = super::metrics::GatekeeperRequestLabels {
+        admission_status: match decision {
+            "deny" if policy_errors => "error",
+            "deny" => "deny",
+            _ => "allow",
+        }
+        .into(),
+        admission_dryrun: request.dry_run.to_string(),
+    };
+    state.metrics.gk_requests.get_or_create(&gk).inc();
+    state
+        .metrics
+        .gk_duration
+        .get_or_create(&gk)
+        .observe(elapsed.as_secs_f64());
     // One decision-log line per request; the object itself is never logged.
     tracing::info!(
         target: "policyctl::decision",
@@ -501,6 +521,24 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .connections
         .set(state.connections.load(std::sync::atomic::Ordering::Relaxed) as i64);
     let p = state.current();
+    state.metrics.gk_constraints.clear();
+    for (action, n) in &p.gatekeeper_counts.0 {
+        state
+            .metrics
+            .gk_constraints
+            .get_or_create(&super::metrics::ConstraintLabels {
+                enforcement_action: action.clone(),
+                status: "active".into(),
+            })
+            .set(*n);
+    }
+    state
+        .metrics
+        .gk_templates
+        .get_or_create(&super::metrics::StatusLabels {
+            status: "active".into(),
+        })
+        .set(p.gatekeeper_counts.1);
     if let Some(v) = &p.verifier {
         state
             .metrics

@@ -1,5 +1,8 @@
 //! Prometheus metrics of the webhook: requests by decision and kind, latency, image-verdict
-//! cache hits, registry errors, policy reloads.
+//! cache hits, registry errors, policy reloads — and, beside them, Gatekeeper's own metric names
+//! and labels where they mean the same thing (`gatekeeper_validation_request_count`,
+//! `gatekeeper_validation_request_duration_seconds`, `gatekeeper_constraints`,
+//! `gatekeeper_constraint_templates`), so Gatekeeper dashboards and alerts keep working.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,11 +18,36 @@ pub struct RequestLabels {
     pub kind: String,
 }
 
+/// Gatekeeper's webhook labels: `admission_status` allow|deny|error, `admission_dryrun`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GatekeeperRequestLabels {
+    pub admission_status: String,
+    pub admission_dryrun: String,
+}
+
+/// `gatekeeper_constraints` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConstraintLabels {
+    pub enforcement_action: String,
+    pub status: String,
+}
+
+/// `gatekeeper_constraint_templates` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReloadLabels {
     pub what: String,
     pub result: String,
 }
+
+/// Seconds; the same buckets for policyctl's and Gatekeeper's latency histograms.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 pub struct Metrics {
     registry: Registry,
@@ -35,21 +63,51 @@ pub struct Metrics {
     pub shed: Counter,
     /// Connections open now (set at scrape time).
     pub connections: Gauge,
+    pub gk_requests: Family<GatekeeperRequestLabels, Counter>,
+    pub gk_duration: Family<GatekeeperRequestLabels, Histogram>,
+    pub gk_constraints: Family<ConstraintLabels, Gauge>,
+    pub gk_templates: Family<StatusLabels, Gauge>,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("policyctl");
+        let mut root = Registry::default();
+        let gatekeeper = root.sub_registry_with_prefix("gatekeeper");
+        let gk_requests = Family::<GatekeeperRequestLabels, Counter>::default();
+        gatekeeper.register(
+            "validation_request_count",
+            "The number of requests that are routed to validation webhook",
+            gk_requests.clone(),
+        );
+        let gk_duration =
+            Family::<GatekeeperRequestLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(LATENCY_BUCKETS)
+            });
+        gatekeeper.register(
+            "validation_request_duration_seconds",
+            "The validation webhook response time in seconds",
+            gk_duration.clone(),
+        );
+        let gk_constraints = Family::<ConstraintLabels, Gauge>::default();
+        gatekeeper.register(
+            "constraints",
+            "Current number of known constraints",
+            gk_constraints.clone(),
+        );
+        let gk_templates = Family::<StatusLabels, Gauge>::default();
+        gatekeeper.register(
+            "constraint_templates",
+            "Number of observed constraint templates",
+            gk_templates.clone(),
+        );
+        let registry = root.sub_registry_with_prefix("policyctl");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "admission_requests",
             "Admission requests by decision and kind",
             requests.clone(),
         );
-        let buckets = [
-            0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-        ];
-        let latency = Histogram::new(buckets);
+        let latency = Histogram::new(LATENCY_BUCKETS);
         registry.register(
             "admission_duration_seconds",
             "Time to answer an admission request",
@@ -88,7 +146,11 @@ impl Metrics {
         let connections = Gauge::default();
         registry.register("connections", "Connections open", connections.clone());
         Metrics {
-            registry,
+            registry: root,
+            gk_requests,
+            gk_duration,
+            gk_constraints,
+            gk_templates,
             shed,
             connections,
             requests,

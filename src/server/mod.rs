@@ -60,6 +60,8 @@ pub struct Policies {
     /// Why there is no policy set yet (start-up with an unreachable registry and no cached
     /// copy): every request is denied with this reason and /readyz fails.
     pub unavailable: Option<String>,
+    /// Gatekeeper constraints by enforcement action, and the number of templates (metrics).
+    pub gatekeeper_counts: (Vec<(String, i64)>, i64),
 }
 
 impl Policies {
@@ -84,6 +86,7 @@ impl Policies {
             verifier: None,
             label: String::new(),
             unavailable: Some(reason),
+            gatekeeper_counts: (Vec::new(), 0),
         }
     }
 }
@@ -238,6 +241,7 @@ pub fn load_policies(
         "policies loaded"
     );
     let scope = evaluator.scope_for_file("admission");
+    let gatekeeper_counts = gatekeeper_counts(&set.gatekeeper);
     let label = remote
         .iter()
         .map(crate::remote::RemoteSet::label)
@@ -249,7 +253,30 @@ pub fn load_policies(
         verifier,
         label,
         unavailable: None,
+        gatekeeper_counts,
     })
+}
+
+/// Constraints by enforcement action (scoped ones by their action at this point) and templates,
+/// for `gatekeeper_constraints` / `gatekeeper_constraint_templates`. Everything loaded is active:
+/// a set with an error is refused whole.
+fn gatekeeper_counts(gk: &policy::gatekeeper::Gatekeeper) -> (Vec<(String, i64)>, i64) {
+    use policy::gatekeeper::Action;
+    let mut by_action: std::collections::BTreeMap<String, i64> = Default::default();
+    for c in &gk.constraints {
+        let name = if c.scoped.is_some() {
+            "scoped".to_string()
+        } else {
+            match c.action {
+                Action::Deny => "deny",
+                Action::Warn => "warn",
+                Action::Dryrun => "dryrun",
+            }
+            .to_string()
+        };
+        *by_action.entry(name).or_default() += 1;
+    }
+    (by_action.into_iter().collect(), gk.templates.len() as i64)
 }
 
 /// Fetches every remote set; `Err` names each one that failed.
