@@ -196,3 +196,119 @@ fn conftest_policies_and_constraints_run_together() {
         "{policies:?}"
     );
 }
+
+/// ExpansionTemplates: a Deployment whose pod template violates a Pod constraint fails at the
+/// Deployment's line, the message marked `[Implied by <template>]`; `match.source: Generated`
+/// constraints see only expanded objects, `Original` ones only what is in the files; the
+/// template's `enforcementAction` overrides the constraints' for expanded objects.
+#[test]
+fn expansion_templates_review_the_pods_workloads_would_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let workloads = dir.path().join("workloads.yaml");
+    std::fs::write(
+        &workloads,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bare, namespace: shop, labels: {owner: me}}\nspec: {containers: [{name: c, image: nginx}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop, labels: {owner: me}}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: nginx}]}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: once, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: once}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "-p",
+            "testdata/gatekeeper/templates/k8srequiredlabels.yaml",
+            "-p",
+            "testdata/gatekeeper-expansion",
+        ];
+        args.extend_from_slice(extra);
+        args.push(workloads.to_str().unwrap());
+        check_json(&args)
+    };
+    let (code, report) = check(&[]);
+    assert_eq!(code, 1, "{report:#}");
+    let mut found: Vec<(u64, String, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["policy"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    // The Deployment (line 6) through its Pod; the bare Pod has its owner label; the Job's
+    // kind is not in the template's applyTo, so it is not expanded.
+    assert_eq!(
+        found,
+        vec![
+            (
+                6,
+                "failure".into(),
+                "K8sRequiredLabels/pods-need-owner".into(),
+                "[Implied by expand-workloads] you must provide labels: {\"owner\"}".into()
+            ),
+            (
+                6,
+                "warning".into(),
+                "K8sRequiredLabels/generated-pods-need-team".into(),
+                "[Implied by expand-workloads] you must provide labels: {\"team\"}".into()
+            ),
+        ],
+        "{report:#}"
+    );
+    // The template's enforcementAction overrides the constraint's for expanded objects.
+    let overriding = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("testdata/gatekeeper-expansion/expansion.yaml")
+        .unwrap()
+        .replace(
+            "  templateSource:",
+            "  enforcementAction: dryrun\n  templateSource:",
+        );
+    std::fs::write(overriding.path().join("expansion.yaml"), text).unwrap();
+    for f in ["pods-need-owner.yaml", "only-generated.yaml"] {
+        std::fs::copy(
+            format!("testdata/gatekeeper-expansion/{f}"),
+            overriding.path().join(f),
+        )
+        .unwrap();
+    }
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        "testdata/gatekeeper/templates/k8srequiredlabels.yaml",
+        "-p",
+        overriding.path().to_str().unwrap(),
+        workloads.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "dryrun never fails the run: {report:#}");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] == "dryrun"),
+        "{report:#}"
+    );
+    // Strict: an ExpansionTemplate without a generated kind is a load error at its line.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("expansion.yaml"),
+        "apiVersion: expansion.gatekeeper.sh/v1beta1\nkind: ExpansionTemplate\nmetadata: {name: broken}\nspec:\n  applyTo: [{groups: [apps], kinds: [Deployment], versions: [v1]}]\n  templateSource: spec.template\n  generatedGVK: {version: v1}\n",
+    )
+    .unwrap();
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        bad.path().to_str().unwrap(),
+        workloads.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{report:#}");
+    assert!(
+        report
+            .to_string()
+            .contains("ExpansionTemplate broken: generatedGVK needs a version and a kind"),
+        "{report:#}"
+    );
+}

@@ -336,9 +336,81 @@ pub fn review(
 /// Every constraint against one document: findings (policy `<Kind>/<name>`), the number of
 /// constraints that matched and passed, and errors.
 pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut super::Outcome) {
+    review_subject(gk, doc, subject, None, out);
+    // ExpansionTemplates: a workload is also reviewed as the object it would create (its Pod),
+    // against constraints matching generated objects; violations land on the workload.
+    let api = subject
+        .object
+        .get("apiVersion")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let (group, version) = group_version(api);
+    let kind = subject
+        .object
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    for e in &gk.expansions {
+        if !e.applies_to(group, version, kind) {
+            continue;
+        }
+        let pointer = format!("/{}", e.template_source.replace('.', "/"));
+        let Some(source) = subject.object.pointer(&pointer).filter(|v| v.is_object()) else {
+            out.errors.push(ToolError::new(
+                doc.file.as_str(),
+                doc.line,
+                format!(
+                    "ExpansionTemplate {}: {kind} has no object at {} to expand",
+                    e.name, e.template_source
+                ),
+            ));
+            continue;
+        };
+        let mut resultant = source.clone();
+        let (g, v, k) = &e.generated;
+        resultant["apiVersion"] = json!(if g.is_empty() {
+            v.clone()
+        } else {
+            format!("{g}/{v}")
+        });
+        resultant["kind"] = json!(k);
+        if !resultant.get("metadata").is_some_and(Json::is_object) {
+            resultant["metadata"] = json!({});
+        }
+        if let Some(ns) = subject.object.pointer("/metadata/namespace") {
+            resultant["metadata"]["namespace"] = ns.clone();
+        }
+        let mut generated = subject_of_object(resultant);
+        if let Some(op) = subject.review.get("operation") {
+            generated.review["operation"] = op.clone();
+        }
+        review_subject(gk, doc, &generated, Some(e), out);
+    }
+}
+
+/// The constraints that match `subject`'s source (original, or expanded by `expansion`).
+fn review_subject(
+    gk: &Gatekeeper,
+    doc: &Document,
+    subject: &Subject,
+    expansion: Option<&crate::policy::gatekeeper::Expansion>,
+    out: &mut super::Outcome,
+) {
+    use crate::policy::gatekeeper::MatchSource;
     for c in &gk.constraints {
-        // `scoped` constraints act only at the enforcement points they name.
-        let actions = c.actions_at(gk.point());
+        let wanted = match expansion {
+            None => c.source != MatchSource::Generated,
+            Some(_) => c.source != MatchSource::Original,
+        };
+        if !wanted {
+            continue;
+        }
+        // `scoped` constraints act only at the enforcement points they name; an expansion's
+        // enforcementAction overrides the constraint's for its resultants.
+        let mut actions = c.actions_at(gk.point());
+        if let (Some(a), false) = (expansion.and_then(|e| e.action), actions.is_empty()) {
+            actions = vec![a];
+        }
         if actions.is_empty() {
             continue;
         }
@@ -352,6 +424,10 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
                     .into_iter()
                     .flat_map(|v| actions.iter().map(move |a| (v.clone(), *a)))
                 {
+                    let message = match expansion {
+                        Some(e) => format!("[Implied by {}] {message}", e.name),
+                        None => message,
+                    };
                     out.findings.push(Finding {
                         severity: match action {
                             Action::Deny => Severity::Failure,

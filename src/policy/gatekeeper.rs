@@ -60,6 +60,8 @@ pub struct Constraint {
     /// `enforcementAction: scoped`: each action with the enforcement points it applies at
     /// (`*` for all).
     pub scoped: Option<Vec<(Action, Vec<String>)>>,
+    /// `spec.match.source`: original objects, objects expanded from workloads, or both.
+    pub source: MatchSource,
     /// `spec.match` as written (interpreted by `eval::gatekeeper::matches`).
     pub matcher: Json,
     /// `spec.parameters`, or `{}`.
@@ -88,6 +90,138 @@ impl Constraint {
     }
 }
 
+/// `spec.match.source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchSource {
+    All,
+    Original,
+    Generated,
+}
+
+/// An ExpansionTemplate (`expansion.gatekeeper.sh`): workloads of the `apply_to` kinds are also
+/// reviewed as the object their `template_source` would create (a Deployment's Pod).
+#[derive(Debug, Clone)]
+pub struct Expansion {
+    pub name: String,
+    pub file: String,
+    pub line: usize,
+    /// (groups, versions, kinds) lists, each matched exactly (`*` matches any).
+    pub apply_to: Vec<(Vec<String>, Vec<String>, Vec<String>)>,
+    /// A dotted path into the workload (`spec.template`, `spec.jobTemplate.spec.template`).
+    pub template_source: String,
+    /// The resultant's group, version and kind.
+    pub generated: (String, String, String),
+    /// Overrides the constraints' action for violations of resultants.
+    pub action: Option<Action>,
+}
+
+impl Expansion {
+    pub fn applies_to(&self, group: &str, version: &str, kind: &str) -> bool {
+        let has = |list: &[String], v: &str| list.iter().any(|x| x == v || x == "*");
+        self.apply_to
+            .iter()
+            .any(|(g, v, k)| has(g, group) && has(v, version) && has(k, kind))
+    }
+}
+
+pub fn is_expansion(doc: &Json) -> bool {
+    doc.get("kind").and_then(Json::as_str) == Some("ExpansionTemplate")
+        && doc
+            .get("apiVersion")
+            .and_then(Json::as_str)
+            .is_some_and(|v| v.starts_with("expansion.gatekeeper.sh/"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExpansionSpec {
+    #[serde(default)]
+    apply_to: Vec<ApplyToDoc>,
+    #[serde(default)]
+    template_source: String,
+    #[serde(default, rename = "generatedGVK")]
+    generated_gvk: GvkDoc,
+    #[serde(default)]
+    enforcement_action: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyToDoc {
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    versions: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GvkDoc {
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// Reads one ExpansionTemplate document strictly.
+pub fn expansion(doc: &Json, file: &str, text: &str, line: usize) -> Result<Expansion, ToolError> {
+    let name = str_at(doc, &["metadata", "name"])
+        .unwrap_or("<unnamed>")
+        .to_string();
+    let origin = Origin { file, text, line };
+    let what = format!("ExpansionTemplate {name}");
+    let typed: Manifest<ExpansionSpec> = origin.read(doc, &what)?;
+    let spec = typed.spec;
+    if spec.apply_to.is_empty() {
+        return Err(origin.error(
+            "spec.applyTo",
+            format!("{what}: applyTo names no kinds, so it would never expand anything"),
+        ));
+    }
+    if spec.template_source.trim().is_empty() {
+        return Err(origin.error(
+            "spec.templateSource",
+            format!("{what}: templateSource is empty"),
+        ));
+    }
+    if spec.generated_gvk.kind.is_empty() || spec.generated_gvk.version.is_empty() {
+        return Err(origin.error(
+            "spec.generatedGVK",
+            format!("{what}: generatedGVK needs a version and a kind"),
+        ));
+    }
+    let action = match spec.enforcement_action.as_deref() {
+        None | Some("") => None,
+        Some(a) => Some(parse_action(a).ok_or_else(|| {
+            origin.error(
+                "spec.enforcementAction",
+                format!("{what}: enforcementAction {a:?} is not one of deny, warn, dryrun"),
+            )
+        })?),
+    };
+    Ok(Expansion {
+        name,
+        file: file.to_string(),
+        line,
+        apply_to: spec
+            .apply_to
+            .into_iter()
+            .map(|a| (a.groups, a.versions, a.kinds))
+            .collect(),
+        template_source: spec.template_source,
+        generated: (
+            spec.generated_gvk.group,
+            spec.generated_gvk.version,
+            spec.generated_gvk.kind,
+        ),
+        action,
+    })
+}
+
 /// All templates and constraints of a policy set.
 #[derive(Clone, Default)]
 pub struct Gatekeeper {
@@ -95,6 +229,8 @@ pub struct Gatekeeper {
     pub constraints: Vec<Constraint>,
     /// Objects given as inventory (`--inventory`, gator case `inventory`), for namespace lookups.
     pub inventory: Vec<Json>,
+    /// ExpansionTemplates.
+    pub expansions: Vec<Expansion>,
     /// The enforcement point this evaluation is (`check` and `test`: gator's; `serve`: the
     /// validating webhook's), for `enforcementAction: scoped`. Empty means gator's.
     pub enforcement_point: String,
@@ -622,6 +758,7 @@ pub fn constraint(
             Some(out)
         }
     };
+    let mut match_source = MatchSource::All;
     if let Some(source) = typed
         .spec
         .matcher
@@ -629,13 +766,9 @@ pub fn constraint(
         .and_then(|m| m.source.as_deref())
     {
         match source {
-            "All" | "Original" => {}
-            "Generated" => {
-                return Err(origin.error(
-                    "spec.match.source",
-                    format!("{kind}/{name}: Generated matches only resources expanded from workloads, and policyctl does not expand them yet"),
-                ))
-            }
+            "All" => {}
+            "Original" => match_source = MatchSource::Original,
+            "Generated" => match_source = MatchSource::Generated,
             other => {
                 return Err(origin.error(
                     "spec.match.source",
@@ -665,6 +798,7 @@ pub fn constraint(
         line,
         action,
         scoped,
+        source: match_source,
         matcher: doc.pointer("/spec/match").cloned().unwrap_or(Json::Null),
         parameters: doc
             .pointer("/spec/parameters")

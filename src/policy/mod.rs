@@ -382,6 +382,11 @@ fn load_manifests(manifests: &[Source]) -> (gatekeeper::Gatekeeper, ImagePolicie
                     Ok(c) => gk.constraints.push(c),
                     Err(e) => errors.push(e),
                 }
+            } else if gatekeeper::is_expansion(&doc.contents) {
+                match gatekeeper::expansion(&doc.contents, &m.path, &m.text, doc.line) {
+                    Ok(e) => gk.expansions.push(e),
+                    Err(e) => errors.push(e),
+                }
             } else if image_policy::is_image_policy(&doc.contents) {
                 match image_policy::image_policy(&doc.contents, &m.path, &m.text, doc.line) {
                     Ok(p) => images.push(p),
