@@ -1031,3 +1031,55 @@ fn serve_with_an_unreachable_registry_and_no_cache_is_not_ready_and_denies() {
         "{r}"
     );
 }
+
+/// `verify-image -p oci://…` takes its ClusterImagePolicies from a pushed set.
+#[test]
+fn verify_image_reads_image_policies_from_a_pushed_set() {
+    let reg = TestRegistry::start();
+    let pusher = Pusher::new(&reg.addr);
+    let key = Key::generate();
+    let digest = pusher.image("app", "1", "app");
+    pusher.sign("app", &digest, &key);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cip.yaml"),
+        common::oci::key_policy_yaml("signed", "**", "enforce", &key.public_pem),
+    )
+    .unwrap();
+    // A set needs a policy file; the Rego is unused here.
+    std::fs::write(dir.join("deny.rego"), DENY).unwrap();
+    push(&reg.addr, &format!("{}/image-policies:v1", reg.addr), &dir);
+    let env = [(
+        "POLICYCTL_CACHE_DIR",
+        tmp.path().join("cache").to_str().unwrap().to_string(),
+    )];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = run(
+        &[
+            "verify-image",
+            "--insecure-registry",
+            &reg.addr,
+            "-p",
+            &format!("oci://{}/image-policies:v1", reg.addr),
+            &reg.image("app", "1"),
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ALLOW"), "{out}");
+    let unsigned = pusher.image("app", "2", "other");
+    let (code, out, _) = run(
+        &[
+            "verify-image",
+            "--insecure-registry",
+            &reg.addr,
+            "-p",
+            &format!("oci://{}/image-policies:v1", reg.addr),
+            &format!("{}/app@{unsigned}", reg.addr),
+        ],
+        &env,
+    );
+    assert_eq!(code, 1, "{out}");
+}
