@@ -302,10 +302,11 @@ fn config_map(name: &str) -> serde_json::Value {
 #[test]
 fn sigterm_with_requests_in_flight_completes_them_and_exits_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    // About a second of evaluation per request in a debug build.
+    // One to two seconds of evaluation per request in a debug build: time enough for every
+    // request to reach the server before the signal, and still be evaluating or queued.
     std::fs::write(
         dir.path().join("slow.rego"),
-        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tn := count([x | some x in numbers.range(1, 300000); x % 7 == 0])\n\tn > 0\n\tmsg := sprintf(\"slow verdict %d\", [n])\n}\n",
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tn := count([x | some x in numbers.range(1, 600000); x % 7 == 0])\n\tn > 0\n\tmsg := sprintf(\"slow verdict %d\", [n])\n}\n",
     )
     .unwrap();
     let mut w = Webhook::start(&["-p", dir.path().to_str().unwrap()]);
@@ -347,8 +348,10 @@ fn sigterm_with_requests_in_flight_completes_them_and_exits_in_time() {
         })
         .collect();
     eprintln!("one slow request: {one:?}");
-    // The requests are on the wire and being evaluated (each takes `one`).
-    std::thread::sleep(Duration::from_millis(400).min(one / 2));
+    // The requests have reached the server: two are being evaluated (each takes `one`), two
+    // wait for an evaluation slot. (A request still on the client side when the signal comes
+    // is a new request, refused — that is what the test must not measure.)
+    std::thread::sleep((one / 2).max(Duration::from_millis(300)));
     let term = Instant::now();
     w.sigterm();
     std::thread::sleep(Duration::from_millis(200));
