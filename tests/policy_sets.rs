@@ -633,6 +633,12 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
         tmp.path().join("cache").to_str().unwrap().to_string(),
     )];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let check = |policy: &str, extra: &[&str]| {
+        let mut args = vec!["check", "-p", policy];
+        args.extend_from_slice(extra);
+        args.push(app.to_str().unwrap());
+        run(&args, &env)
+    };
     // Data at its directory's path: data.json under `config/` is data.config.
     let rule = DENY.replace("data.allowed_registry", "data.config.allowed_registry");
     let files: Vec<(&str, &[u8])> = vec![
@@ -648,15 +654,7 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
     ];
     let plain = tmp.path().join("plain.tar.gz");
     std::fs::write(&plain, policyctl::remote::bundle::write_archive(&files)).unwrap();
-    let (code, out, err) = run(
-        &[
-            "check",
-            "-p",
-            plain.to_str().unwrap(),
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, err) = check(plain.to_str().unwrap(), &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("app: image docker.io/nginx:1 is not from ghcr.io/acme/"),
@@ -671,42 +669,14 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
     let signed = tmp.path().join("signed.tar.gz");
     std::fs::write(&signed, signed_bundle(&files, &signing.serialize_pem())).unwrap();
     let key_args = ["--policy-key", public.to_str().unwrap()];
-    let (code, out, err) = run(
-        &[
-            "check",
-            "-p",
-            signed.to_str().unwrap(),
-            key_args[0],
-            key_args[1],
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, err) = check(signed.to_str().unwrap(), &key_args);
     assert_eq!(code, 1, "{out}{err}");
     // Signed but no key given: refused, as OPA refuses it.
-    let (code, out, _) = run(
-        &[
-            "check",
-            "-p",
-            signed.to_str().unwrap(),
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, _) = check(signed.to_str().unwrap(), &[]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no --policy-key"), "{out}");
     // Unsigned with a key required.
-    let (code, out, _) = run(
-        &[
-            "check",
-            "-p",
-            plain.to_str().unwrap(),
-            key_args[0],
-            key_args[1],
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, _) = check(plain.to_str().unwrap(), &key_args);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("not signed"), "{out}");
     // One byte of data changed after signing.
@@ -738,33 +708,16 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
         policyctl::remote::bundle::write_archive(&with_old_sig),
     )
     .unwrap();
-    let (code, out, _) = run(
-        &[
-            "check",
-            "-p",
-            tampered.to_str().unwrap(),
-            key_args[0],
-            key_args[1],
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, _) = check(tampered.to_str().unwrap(), &key_args);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("config/data.json: digest mismatch"), "{out}");
     // Another key does not verify it.
     let other = rcgen::KeyPair::generate().unwrap();
     let other_pub = tmp.path().join("other.pub");
     std::fs::write(&other_pub, other.public_key_pem()).unwrap();
-    let (code, out, _) = run(
-        &[
-            "check",
-            "-p",
-            signed.to_str().unwrap(),
-            "--policy-key",
-            other_pub.to_str().unwrap(),
-            app.to_str().unwrap(),
-        ],
-        &env,
+    let (code, out, _) = check(
+        signed.to_str().unwrap(),
+        &["--policy-key", other_pub.to_str().unwrap()],
     );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("does not verify"), "{out}");
@@ -778,10 +731,7 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
         ]),
     )
     .unwrap();
-    let (code, out, _) = run(
-        &["check", "-p", bad.to_str().unwrap(), app.to_str().unwrap()],
-        &env,
-    );
+    let (code, out, _) = check(bad.to_str().unwrap(), &[]);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("bad.tar.gz") && out.contains("malformed .manifest"),
@@ -791,31 +741,12 @@ fn opa_bundles_from_files_and_http_with_and_without_signatures() {
     // Over HTTP: plain HTTP only for a host named with --insecure-registry.
     let server = http_server(std::fs::read(&signed).unwrap(), Duration::from_secs(60));
     let url = format!("http://{server}/bundles/k8s.tar.gz");
-    let (code, out, _) = run(
-        &[
-            "check",
-            "-p",
-            &url,
-            key_args[0],
-            key_args[1],
-            app.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let (code, out, _) = check(&url, &key_args);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("plain HTTP refused"), "{out}");
-    let (code, out, err) = run(
-        &[
-            "check",
-            "-p",
-            &url,
-            "--insecure-registry",
-            &server,
-            key_args[0],
-            key_args[1],
-            app.to_str().unwrap(),
-        ],
-        &env,
+    let (code, out, err) = check(
+        &url,
+        &["--insecure-registry", &server, key_args[0], key_args[1]],
     );
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains(&format!("policies: {url}@sha256:")), "{out}");
@@ -881,23 +812,10 @@ fn serve_swaps_to_a_newly_pushed_digest_under_load_and_keeps_the_last_good_set()
     assert_eq!(r["response"]["allowed"], false, "{r}");
 
     // Load (8 connections) while v2 — which allows quay.io — is pushed, signed and swapped in.
-    let body_file = tmp.path().join("review.json");
-    std::fs::write(
-        &body_file,
-        serde_json::to_vec(&admission("quay.io/team/app:1")).unwrap(),
-    )
-    .unwrap();
-    let script = tmp.path().join("post.lua");
-    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal f = io.open(\"{}\", \"r\")\nwrk.body = f:read(\"*a\")\nf:close()\n", body_file.display())).unwrap();
     let url = w.url("/validate?timeout=10s");
     let started = Instant::now();
     let load = std::thread::spawn(move || {
-        std::process::Command::new("wrk")
-            .args(["-t2", "-c8", "-d4s", "-s"])
-            .arg(&script)
-            .arg(&url)
-            .output()
-            .expect("wrk is installed (scripts/install-test-deps.sh installs it)")
+        common::webhook::wrk(&url, &admission("quay.io/team/app:1"), 8, 4)
     });
     std::thread::sleep(Duration::from_millis(700));
     let v2 = push(
@@ -914,9 +832,7 @@ fn serve_swaps_to_a_newly_pushed_digest_under_load_and_keeps_the_last_good_set()
         started.elapsed() < Duration::from_secs(4),
         "the swap happened while wrk was running"
     );
-    let out = load.join().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = load.join().unwrap();
     assert!(
         !text.contains("Non-2xx") && !text.contains("Socket errors"),
         "requests dropped during the swap:\n{text}"

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::webhook::{read_status, review, tls_stream, Webhook};
+use common::webhook::{read_status, review, tls_stream, wrk, Webhook};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -591,29 +591,6 @@ fn past_the_request_and_connection_limits_requests_are_shed_with_a_reason() {
         ));
         assert_eq!(code, 200, "{body}");
     }
-}
-
-fn wrk(url: &str, body: &serde_json::Value, connections: usize, seconds: u64) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let body_file = dir.path().join("review.json");
-    std::fs::write(&body_file, serde_json::to_vec(body).unwrap()).unwrap();
-    let script = dir.path().join("post.lua");
-    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal f = io.open(\"{}\", \"r\")\nwrk.body = f:read(\"*a\")\nf:close()\n", body_file.display())).unwrap();
-    let out = std::process::Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-        ])
-        .arg(&script)
-        .arg(url)
-        .output()
-        .expect("wrk is installed (scripts/install-test-deps.sh)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn wrk_rps(text: &str) -> f64 {

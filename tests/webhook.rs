@@ -3,7 +3,7 @@
 
 mod common;
 use common::oci::{self, Key, Pusher, TestRegistry};
-use common::webhook::{client, review, yaml_file, Ca, Webhook};
+use common::webhook::{client, read_status, review, tls_stream, yaml_file, Ca, Webhook};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -275,32 +275,12 @@ fn unsigned_image_denied_through_an_image_policy_and_deadline_respected() {
 /// Sends headers announcing a 4 MiB body over a raw TLS connection, then reads the status line:
 /// the server must refuse by Content-Length, without waiting for the body.
 fn oversized_status(w: &Webhook) -> u16 {
-    use rustls::pki_types::pem::PemObject;
-    use std::io::{Read, Write};
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from_pem_slice(w.ca.pem.as_bytes()).unwrap())
-        .unwrap();
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
-    let tcp = std::net::TcpStream::connect(&w.addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    use std::io::Write;
+    let mut tls = tls_stream(w);
     let len = 4 * 1024 * 1024;
     write!(tls, "POST /validate HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n", w.addr).unwrap();
     tls.flush().unwrap();
-    let mut buf = [0u8; 64];
-    let n = tls.read(&mut buf).unwrap();
-    String::from_utf8_lossy(&buf[..n])
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
+    read_status(&mut tls).unwrap()
 }
 
 /// For every manifest in testdata/k8s, the webhook allows exactly what `check` passes.

@@ -249,3 +249,34 @@ pub fn read_status(stream: &mut impl std::io::Read) -> std::io::Result<u16> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0))
 }
+
+/// `wrk` POSTing `body` as JSON to `url` over `connections` keep-alive connections for
+/// `seconds` (10 s request timeout, latency distribution); returns wrk's report.
+pub fn wrk(url: &str, body: &Value, connections: usize, seconds: u64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let body_file = dir.path().join("review.json");
+    std::fs::write(&body_file, serde_json::to_vec(body).unwrap()).unwrap();
+    let script = dir.path().join("post.lua");
+    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal f = io.open(\"{}\", \"r\")\nwrk.body = f:read(\"*a\")\nf:close()\n", body_file.display())).unwrap();
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .expect("wrk is installed (scripts/install-test-deps.sh)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
