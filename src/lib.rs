@@ -9,6 +9,7 @@
 //! `eval` turns documents into findings, `pipeline` runs files in parallel into one
 //! [`finding::Decision`], `report` renders it, and `cli` is the only layer that knows flags.
 
+pub mod cel;
 pub mod cli;
 pub mod eval;
 pub mod finding;

@@ -153,7 +153,8 @@ fn unsupported_templates_are_refused_clearly() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("only a CEL (K8sNativeValidation) source")),
+            .any(|m| m
+                .contains("`authorizer` (the API server's authorization checks) is not available")),
         "{messages:?}"
     );
     assert!(

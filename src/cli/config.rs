@@ -17,6 +17,7 @@ const KEYS: &[(&str, &str)] = &[
     ("rego-version", "POLICYCTL_REGO_VERSION"),
     ("inventory", "POLICYCTL_INVENTORY"),
     ("rego-engine", "POLICYCTL_REGO_ENGINE"),
+    ("gatekeeper-engine", "POLICYCTL_GATEKEEPER_ENGINE"),
     ("parser", "POLICYCTL_PARSER"),
     ("ignore", "POLICYCTL_IGNORE"),
     ("combine", "POLICYCTL_COMBINE"),

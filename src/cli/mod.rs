@@ -184,6 +184,18 @@ pub struct PolicyArgs {
         env = "POLICYCTL_REGO_ENGINE"
     )]
     pub rego_engine: crate::eval::RegoEngine,
+
+    /// Which engine runs Gatekeeper ConstraintTemplates that carry both Rego and CEL
+    /// (`code` entries `Rego` and `K8sNativeValidation`), as Gatekeeper's engine preference
+    /// does: `rego` (the default) or `cel`. A template with one source runs it in either mode.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ENGINE",
+        default_value = "rego",
+        env = "POLICYCTL_GATEKEEPER_ENGINE"
+    )]
+    pub gatekeeper_engine: crate::policy::gatekeeper::TemplateEngine,
 }
 
 impl PolicyArgs {
@@ -204,6 +216,7 @@ impl PolicyArgs {
             data_paths: self.data.clone(),
             rego_version: self.rego_version,
             include_tests: false,
+            gatekeeper_engine: self.gatekeeper_engine,
             ..Default::default()
         }
     }

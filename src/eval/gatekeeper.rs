@@ -4,7 +4,7 @@
 
 use crate::finding::{Finding, Severity, ToolError};
 use crate::input::{resource_of, Document};
-use crate::policy::gatekeeper::{Action, Constraint, Gatekeeper};
+use crate::policy::gatekeeper::{Action, Constraint, Gatekeeper, TemplateEngine};
 use crate::strict::selector_matches;
 use regorus::Value;
 use serde_json::{json, Value as Json};
@@ -299,19 +299,26 @@ pub fn review(
     {
         return Ok(None);
     }
-    let mut engine = template.engine.clone();
+    if template.engine_for(gk.engine) == TemplateEngine::Cel {
+        let Some(cel) = &template.cel else {
+            return Ok(None);
+        };
+        return Ok(review_cel(cel, c, subject, ns));
+    }
+    let Some(rego) = &template.rego else {
+        return Ok(None);
+    };
+    let mut engine = rego.engine.clone();
     engine.set_input(Value::from(
         json!({"review": subject.review, "parameters": c.parameters}),
     ));
-    let value = engine
-        .eval_rule(template.violation_path.clone())
-        .map_err(|e| {
-            let te = crate::policy::rego_error("", &e.to_string());
-            format!(
-                "{}/{} (template {}) failed: {}",
-                c.kind, c.name, template.name, te.message
-            )
-        })?;
+    let value = engine.eval_rule(rego.violation_path.clone()).map_err(|e| {
+        let te = crate::policy::rego_error("", &e.to_string());
+        format!(
+            "{}/{} (template {}) failed: {}",
+            c.kind, c.name, template.name, te.message
+        )
+    })?;
     let items: Vec<Value> = match value {
         Value::Set(s) => s.iter().cloned().collect(),
         Value::Array(a) => a.iter().cloned().collect(),
@@ -331,6 +338,38 @@ pub fn review(
             })
             .collect(),
     ))
+}
+
+/// A CEL template's verdict, with the bindings Gatekeeper's k8scel driver gives: on DELETE
+/// `object` is null (`variables.anyObject` is the old object), `params` is the constraint.
+fn review_cel(
+    cel: &crate::cel::Validator,
+    c: &Constraint,
+    subject: &Subject,
+    ns: Option<&Json>,
+) -> Option<Vec<(String, Json)>> {
+    let null = Json::Null;
+    let request = &subject.review;
+    let deleting = request.get("operation").and_then(Json::as_str) == Some("DELETE");
+    let object = if deleting {
+        &null
+    } else {
+        request.get("object").unwrap_or(&subject.object)
+    };
+    let old_object = request.get("oldObject").unwrap_or(&null);
+    let bindings = crate::cel::Bindings {
+        object,
+        old_object,
+        request,
+        constraint: &c.document,
+        namespace_object: ns,
+    };
+    match cel.evaluate(&bindings) {
+        crate::cel::Verdict::NotMatched => None,
+        crate::cel::Verdict::Violations(v) => {
+            Some(v.into_iter().map(|m| (m, Json::Null)).collect())
+        }
+    }
 }
 
 /// Every constraint against one document: findings (policy `<Kind>/<name>`), the number of

@@ -22,16 +22,45 @@ pub struct Template {
     pub kind: String,
     pub name: String,
     pub file: String,
-    /// Prepared engine holding the template Rego, its libs and the inventory.
-    pub engine: Engine,
-    /// `data.<package>.violation`.
-    pub violation_path: String,
+    /// The Rego source (`rego`/`libs` or a `code` entry with `engine: Rego`), when given.
+    pub rego: Option<RegoTemplate>,
+    /// The `K8sNativeValidation` (CEL) source, when given.
+    pub cel: Option<Arc<crate::cel::Validator>>,
     /// The constraint parameters' schema (`spec.crd.spec.validation.openAPIV3Schema`) as the
     /// API server applies it: unknown properties refused unless preserved.
     pub parameters: Option<Arc<jsonschema::Validator>>,
     /// `spec.targets[].operations`: the admission operations the template reviews (all when
     /// absent).
     pub operations: Option<Vec<String>>,
+}
+
+/// A template's compiled Rego.
+#[derive(Clone)]
+pub struct RegoTemplate {
+    /// Prepared engine holding the template Rego, its libs and the inventory.
+    pub engine: Engine,
+    /// `data.<package>.violation`.
+    pub violation_path: String,
+}
+
+/// Which engine runs a template that carries both (`--gatekeeper-engine`); a template with
+/// one source runs it whatever this says. Rego is the default, as in gator and Gatekeeper's
+/// audit of templates written for both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateEngine {
+    #[default]
+    Rego,
+    Cel,
+}
+
+impl Template {
+    /// The engine this template runs under a preference.
+    pub fn engine_for(&self, pref: TemplateEngine) -> TemplateEngine {
+        match (&self.rego, &self.cel, pref) {
+            (_, Some(_), TemplateEngine::Cel) | (None, Some(_), _) => TemplateEngine::Cel,
+            _ => TemplateEngine::Rego,
+        }
+    }
 }
 
 /// Gatekeeper's `spec.enforcementAction`.
@@ -66,6 +95,8 @@ pub struct Constraint {
     pub matcher: Json,
     /// `spec.parameters`, or `{}`.
     pub parameters: Json,
+    /// The whole constraint, as Gatekeeper binds it to CEL's `params`.
+    pub document: Json,
 }
 
 impl Constraint {
@@ -234,6 +265,8 @@ pub struct Gatekeeper {
     /// The enforcement point this evaluation is (`check` and `test`: gator's; `serve`: the
     /// validating webhook's), for `enforcementAction: scoped`. Empty means gator's.
     pub enforcement_point: String,
+    /// Which engine runs templates that carry both Rego and CEL.
+    pub engine: TemplateEngine,
 }
 
 impl Gatekeeper {
@@ -599,31 +632,98 @@ pub fn template(
         .and_then(Json::as_array)
         .cloned()
         .unwrap_or_default();
-    let target = targets
+    let (ti, target) = targets
         .iter()
-        .find(|t| t.get("target").and_then(Json::as_str) == Some(TARGET))
+        .enumerate()
+        .find(|(_, t)| t.get("target").and_then(Json::as_str) == Some(TARGET))
         .ok_or_else(|| err(format!("ConstraintTemplate {name}: no target {TARGET}")))?;
-    let (rego, libs, version) = rego_of(target).ok_or_else(|| {
-        err(format!(
-            "ConstraintTemplate {name}: only a CEL (K8sNativeValidation) source is given; policyctl \
-             evaluates Rego templates only — add a Rego source (spec.targets[].rego or a code entry with engine: Rego)"
-        ))
-    })?;
+    let what = format!("ConstraintTemplate {name}");
+    // Every code entry names an engine policyctl runs; an unknown one would be dropped.
+    let mut cel_entry = None;
+    for (ci, code) in target
+        .get("code")
+        .and_then(Json::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match code.get("engine").and_then(Json::as_str) {
+            Some("Rego") => {}
+            Some(crate::cel::ENGINE) => {
+                cel_entry.get_or_insert((ci, code.get("source").cloned().unwrap_or(Json::Null)));
+            }
+            other => {
+                return Err(origin.error(
+                    &format!("spec.targets[{ti}].code[{ci}].engine"),
+                    format!(
+                        "{what}: engine {:?} is not one policyctl runs (Rego, {})",
+                        other.unwrap_or(""),
+                        crate::cel::ENGINE
+                    ),
+                ))
+            }
+        }
+    }
+    let cel = match cel_entry {
+        None => None,
+        Some((ci, source)) => Some(Arc::new(crate::cel::template::compile_source(
+            &source,
+            &origin,
+            &format!("spec.targets[{ti}].code[{ci}].source"),
+            &what,
+        )?)),
+    };
+    let rego = match rego_of(target) {
+        Some((rego, libs, version)) => Some(compile_rego(
+            &name,
+            file,
+            line,
+            rego,
+            libs,
+            forced.or(version),
+        )?),
+        None if cel.is_some() => None,
+        None => {
+            return Err(err(format!(
+                "{what}: target {TARGET} has no source: give Rego (spec.targets[].rego, or a code \
+                 entry with engine: Rego) or CEL (a code entry with engine: {})",
+                crate::cel::ENGINE
+            )))
+        }
+    };
+    Ok(Template {
+        kind,
+        name,
+        file: file.to_string(),
+        rego,
+        cel,
+        parameters,
+        operations,
+    })
+}
+
+/// Compiles a template's Rego and libs into one prepared engine.
+fn compile_rego(
+    name: &str,
+    file: &str,
+    line: usize,
+    rego: String,
+    libs: Vec<String>,
+    version: Option<RegoVersion>,
+) -> Result<RegoTemplate, ToolError> {
+    let err = |msg: String| ToolError::new(file, line, msg);
     let all_text = std::iter::once(rego.as_str()).chain(libs.iter().map(String::as_str));
     for text in all_text {
         if let Some(i) = text
             .lines()
             .position(|l| l.split('#').next().unwrap_or("").contains("external_data("))
         {
-            return Err(ToolError::new(
-                file,
-                line,
-                format!(
-                    "ConstraintTemplate {name}: calls external_data (line {} of its Rego); Gatekeeper external data \
-                     providers are not supported by policyctl, so this template cannot be evaluated",
-                    i + 1
-                ),
-            ));
+            return Err(err(format!(
+                "ConstraintTemplate {name}: calls external_data (line {} of its Rego); Gatekeeper external data \
+                 providers are not supported by policyctl, so this template cannot be evaluated",
+                i + 1
+            )));
         }
     }
     let package = package_of(&rego).ok_or_else(|| {
@@ -632,7 +732,6 @@ pub fn template(
         ))
     })?;
     let mut engine = new_engine();
-    let version = forced.or(version);
     for (i, lib) in libs.iter().enumerate() {
         let src = Source {
             path: format!("{file}#{name}.libs[{i}]"),
@@ -649,22 +748,16 @@ pub fn template(
     };
     add_source(&mut engine, &src, version)
         .map_err(|e| err(format!("ConstraintTemplate {name}: {}", e.display())))?;
-    let violation_path = format!("data.{package}.violation");
-    let mut t = Template {
-        kind,
-        name,
-        file: file.to_string(),
+    let mut t = RegoTemplate {
         engine,
-        violation_path,
-        parameters,
-        operations,
+        violation_path: format!("data.{package}.violation"),
     };
     t.prepare()
-        .map_err(|e| err(format!("ConstraintTemplate {}: {e}", t.name)))?;
+        .map_err(|e| err(format!("ConstraintTemplate {name}: {e}")))?;
     Ok(t)
 }
 
-impl Template {
+impl RegoTemplate {
     /// Prepares the engine (compile errors surface here) so clones start prepared.
     fn prepare(&mut self) -> Result<(), String> {
         self.engine
@@ -679,14 +772,19 @@ impl Template {
                 }
             })
     }
+}
 
+impl Template {
     /// A copy of this template whose `data.inventory` holds `inventory` (Gatekeeper's layout).
+    /// CEL has no inventory (Gatekeeper's k8scel driver gives it none).
     pub fn with_inventory(&self, inventory: &Json) -> Result<Template, String> {
         let mut t = self.clone();
-        t.engine
-            .add_data(Value::from(serde_json::json!({ "inventory": inventory })))
-            .map_err(|e| e.to_string())?;
-        t.prepare()?;
+        if let Some(rego) = &mut t.rego {
+            rego.engine
+                .add_data(Value::from(serde_json::json!({ "inventory": inventory })))
+                .map_err(|e| e.to_string())?;
+            rego.prepare()?;
+        }
         Ok(t)
     }
 }
@@ -804,6 +902,7 @@ pub fn constraint(
             .pointer("/spec/parameters")
             .cloned()
             .unwrap_or_else(|| Json::Object(Default::default())),
+        document: doc.clone(),
     })
 }
 

@@ -81,6 +81,8 @@ pub struct LoadOptions {
     /// Some `-p` named a remote set: never fall back to the built-in library, even when every
     /// remote set failed to fetch.
     pub remote_requested: bool,
+    /// Which engine runs Gatekeeper templates that carry both Rego and CEL.
+    pub gatekeeper_engine: gatekeeper::TemplateEngine,
 }
 
 /// Reads every policy source named by `-p` (or the built-in library when there is none).
@@ -323,6 +325,10 @@ pub fn load(sources: Vec<Source>, opts: &LoadOptions) -> (PolicySet, Vec<ToolErr
     let (sources, manifests): (Vec<Source>, Vec<Source>) =
         sources.into_iter().partition(Source::is_rego);
     let (gatekeeper, (image_policies, trust_roots), mut errors) = load_manifests(&manifests);
+    let gatekeeper = gatekeeper::Gatekeeper {
+        engine: opts.gatekeeper_engine,
+        ..gatekeeper
+    };
     let (mut set, rego_errors) = load_rego(sources, opts);
     errors.extend(rego_errors);
     set.gatekeeper = gatekeeper;

@@ -262,6 +262,7 @@ fn single(path: &Path, kind: &str) -> Result<(Json, usize, String), String> {
 pub fn run_case(
     case: &Case,
     templates: &BTreeMap<PathBuf, Result<gatekeeper::Template, String>>,
+    engine: gatekeeper::TemplateEngine,
 ) -> TestResult {
     let mut result = TestResult {
         kind: "suite",
@@ -277,7 +278,7 @@ pub fn run_case(
         return result;
     }
     let start = Instant::now();
-    let outcome = check_case(case, templates);
+    let outcome = check_case(case, templates, engine);
     result.duration_ns = start.elapsed().as_nanos();
     match outcome {
         Ok(None) => result.status = Status::Pass,
@@ -297,6 +298,7 @@ pub fn run_case(
 fn check_case(
     case: &Case,
     templates: &BTreeMap<PathBuf, Result<gatekeeper::Template, String>>,
+    engine: gatekeeper::TemplateEngine,
 ) -> Result<Option<String>, String> {
     let template = match templates.get(&case.template) {
         Some(Ok(t)) => t,
@@ -337,7 +339,10 @@ fn check_case(
     for p in &case.inventory {
         inventory.extend(read_objects(p)?);
     }
-    let mut gk = Gatekeeper::default();
+    let mut gk = Gatekeeper {
+        engine,
+        ..Default::default()
+    };
     gk.templates.insert(template.kind.clone(), template.clone());
     gk.constraints.push(constraint.clone());
     gk.set_inventory(inventory)?;

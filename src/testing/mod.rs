@@ -193,7 +193,7 @@ pub fn run(set: &PolicySet, opts: &RunOptions) -> TestRun {
     run.tests.extend(
         cases
             .par_iter()
-            .map(|c| gator::run_case(c, &templates))
+            .map(|c| gator::run_case(c, &templates, set.gatekeeper.engine))
             .collect::<Vec<_>>(),
     );
     if opts.coverage {

@@ -1,0 +1,535 @@
+//! CEL for Gatekeeper's `K8sNativeValidation` engine: a template's `variables`,
+//! `matchCondition` and `validations` compiled once with the cel-rust interpreter plus the
+//! Kubernetes CEL libraries (`library`), and evaluated with the bindings Gatekeeper's k8scel
+//! driver gives them (`object`, `oldObject`, `request`, `namespaceObject`, `variables`, with
+//! `variables.anyObject` and `variables.params` injected; `params` — the constraint — visible to
+//! variables only).
+//!
+//! cel-rust only parses; it has no type checker. What cel-go's checker would refuse at template
+//! admission and what a typo would turn into a runtime error policyctl finds when loading, by
+//! walking each expression: unknown identifiers, unknown functions, `variables.<name>` that is
+//! not declared (or declared later), and `params` outside a variable. Each is a load error on
+//! the expression's line.
+
+pub mod library;
+mod quantity;
+pub mod template;
+
+use cel::common::ast::{Expr, IdedExpr};
+use cel::{Context, Env, ExecutionError, Program, Value};
+use serde_json::Value as Json;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+/// The engine name of a ConstraintTemplate `code` entry in CEL.
+pub const ENGINE: &str = "K8sNativeValidation";
+
+/// Gatekeeper's injected variable names (`schema.ObjectName`, `schema.ParamsName`) and the
+/// prefix reserved for its own (`schema.ReservedPrefix`).
+pub const ANY_OBJECT: &str = "anyObject";
+pub const PARAMS: &str = "params";
+pub const RESERVED_PREFIX: &str = "gatekeeper_internal_";
+
+/// One compiled expression and where it was written.
+pub struct Expression {
+    pub source: String,
+    program: Program,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Expression({:?})", self.source)
+    }
+}
+
+/// `validations[]`.
+#[derive(Debug)]
+pub struct Validation {
+    pub expression: Expression,
+    pub message: Option<String>,
+    pub message_expression: Option<Expression>,
+}
+
+/// A compiled `K8sNativeValidation` source.
+#[derive(Debug)]
+pub struct Validator {
+    pub variables: Vec<(String, Expression)>,
+    pub match_conditions: Vec<(String, Expression)>,
+    pub validations: Vec<Validation>,
+    /// `failurePolicy: Fail` (Gatekeeper's default): an expression that errors denies.
+    /// `Ignore`: it is skipped.
+    pub fail_closed: bool,
+}
+
+/// What an expression may see.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A variable: also `params` (the constraint).
+    Variable,
+    /// A match condition, validation or message expression.
+    Validation,
+}
+
+/// The environment every expression compiles and runs in: the standard library, cel-go's
+/// strings and lists extensions, and the Kubernetes libraries as overloads (`library`).
+pub fn env() -> Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Env::stdlib();
+        env.add_extension(cel::extensions::strings)
+            .expect("strings extension");
+        env.add_extension(cel::extensions::lists)
+            .expect("lists extension");
+        env.add_extension(library::overloads)
+            .expect("Kubernetes list overloads");
+        Arc::new(env)
+    })
+    .clone()
+}
+
+thread_local! {
+    /// The root context with the Kubernetes library functions; each evaluation is a child scope
+    /// of it (a context is not `Sync`, so each thread keeps its own).
+    static ROOT: Context<'static, 'static> = {
+        let mut ctx = Context::with_env(env());
+        library::functions(&mut ctx);
+        ctx
+    };
+}
+
+/// Compiles one expression for `scope`; `declared` are the `variables.<name>` it may use.
+/// The error is the message and the 1-based line within the expression.
+pub fn compile(
+    source: &str,
+    scope: Scope,
+    declared: &BTreeSet<String>,
+) -> Result<Expression, (String, usize)> {
+    let program = env().compile(source).map_err(|e| {
+        let first = e.errors.first();
+        let line = first.map_or(1, |p| p.pos.0.max(1) as usize);
+        let msg = first.map_or_else(|| e.to_string(), |p| p.msg.clone());
+        (format!("does not parse as CEL: {msg}"), line)
+    })?;
+    let mut check = Check {
+        scope,
+        declared,
+        bound: Vec::new(),
+        problem: None,
+    };
+    check.walk(program.expression());
+    if let Some(p) = check.problem {
+        return Err((p, 1));
+    }
+    Ok(Expression {
+        source: source.to_string(),
+        program,
+    })
+}
+
+/// Identifiers that name types or function namespaces rather than values.
+const TYPE_NAMES: &[&str] = &[
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+    "optional_type",
+    "google.protobuf.Duration",
+    "google.protobuf.Timestamp",
+];
+const NAMESPACES: &[&str] = &["optional", "math", "strings", "base64", "lists", "sets"];
+/// Namespaces that qualify a function only (`ip.isCanonical`; `ip` alone is a function).
+const CALL_NAMESPACES: &[&str] = &["ip"];
+
+struct Check<'a> {
+    scope: Scope,
+    declared: &'a BTreeSet<String>,
+    /// Comprehension variables in scope.
+    bound: Vec<String>,
+    problem: Option<String>,
+}
+
+impl Check<'_> {
+    fn fail(&mut self, msg: String) {
+        if self.problem.is_none() {
+            self.problem = Some(msg);
+        }
+    }
+
+    fn ident(&mut self, name: &str) {
+        if self.bound.iter().any(|b| b == name) {
+            return;
+        }
+        match name {
+            "object" | "oldObject" | "request" | "variables" | "namespaceObject" => {}
+            "params" if self.scope == Scope::Variable => {}
+            "params" => self.fail(
+                "`params` (the constraint) is visible only to variables in Gatekeeper; use \
+                 `variables.params`, the constraint's spec.parameters"
+                    .into(),
+            ),
+            "authorizer" => self.fail(
+                "`authorizer` (the API server's authorization checks) is not available outside \
+                 the API server; policyctl cannot evaluate it"
+                    .into(),
+            ),
+            n if TYPE_NAMES.contains(&n) || NAMESPACES.contains(&n) => {}
+            n => self.fail(format!(
+                "unknown identifier `{n}` (Gatekeeper provides object, oldObject, request, \
+                 namespaceObject and variables)"
+            )),
+        }
+    }
+
+    fn walk(&mut self, e: &IdedExpr) {
+        match &e.expr {
+            Expr::Ident(name) => self.ident(name),
+            Expr::Select(s) => {
+                if let Expr::Ident(root) = &s.operand.expr {
+                    if root == "variables" && !self.bound.iter().any(|b| b == "variables") {
+                        if !self.declared.contains(&s.field) {
+                            self.fail(format!(
+                                "variables.{} is not declared{} (declared: {})",
+                                s.field,
+                                if self.scope == Scope::Variable {
+                                    " before this variable"
+                                } else {
+                                    ""
+                                },
+                                self.declared
+                                    .iter()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ));
+                        }
+                        return;
+                    }
+                }
+                self.walk(&s.operand);
+            }
+            Expr::Call(c) => {
+                let namespaced = match c.target.as_deref().map(|t| &t.expr) {
+                    Some(Expr::Ident(ns))
+                        if NAMESPACES.contains(&ns.as_str())
+                            || CALL_NAMESPACES.contains(&ns.as_str()) =>
+                    {
+                        Some(format!("{ns}.{}", c.func_name))
+                    }
+                    _ => None,
+                };
+                if namespaced.is_none() {
+                    if let Some(t) = &c.target {
+                        self.walk(t);
+                    }
+                }
+                let name = namespaced.as_deref().unwrap_or(&c.func_name);
+                if !library::is_known_function(name) {
+                    self.fail(format!(
+                        "unknown function `{name}` (not in CEL's standard library, cel-go's \
+                         strings/lists extensions or the Kubernetes CEL libraries policyctl \
+                         provides; see docs/gatekeeper.md)"
+                    ));
+                }
+                for a in &c.args {
+                    self.walk(a);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.walk(&c.iter_range);
+                self.walk(&c.accu_init);
+                let n = self.bound.len();
+                self.bound.push(c.iter_var.clone());
+                if let Some(v) = &c.iter_var2 {
+                    self.bound.push(v.clone());
+                }
+                self.bound.push(c.accu_var.clone());
+                self.walk(&c.loop_cond);
+                self.walk(&c.loop_step);
+                self.walk(&c.result);
+                self.bound.truncate(n);
+            }
+            Expr::List(l) => l.elements.iter().for_each(|x| self.walk(x)),
+            Expr::Map(m) => {
+                for entry in &m.entries {
+                    if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                        self.walk(&me.key);
+                        self.walk(&me.value);
+                    }
+                }
+            }
+            Expr::Struct(s) => self.fail(format!(
+                "message construction `{} {{…}}` is not available (Kubernetes objects are not \
+                 protobuf messages)",
+                s.type_name
+            )),
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+}
+
+/// The objects one review binds.
+pub struct Bindings<'a> {
+    /// `object` (null on DELETE, as Gatekeeper unsets it for CEL).
+    pub object: &'a Json,
+    pub old_object: &'a Json,
+    /// The AdmissionRequest (`request.kind`, `request.operation`, `request.userInfo`, …).
+    pub request: &'a Json,
+    /// The constraint, as Gatekeeper binds it to `params`.
+    pub constraint: &'a Json,
+    /// The object's Namespace, when known (inventory).
+    pub namespace_object: Option<&'a Json>,
+}
+
+/// A template's verdict on one review.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    /// A match condition is false.
+    NotMatched,
+    /// The messages of the validations that failed (or errored, with `failurePolicy: Fail`).
+    Violations(Vec<String>),
+}
+
+/// Converts JSON as Kubernetes unstructured data does: integers are `int` (an unsigned value
+/// beyond int64 is `uint`), other numbers `double`.
+pub fn to_cel(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Json::String(s) => Value::String(Arc::new(s.clone())),
+        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Json::Object(o) => Value::Map(cel::objects::Map {
+            map: Arc::new(
+                o.iter()
+                    .map(|(k, v)| (cel::objects::Key::from(k.as_str()), to_cel(v)))
+                    .collect(),
+            ),
+        }),
+    }
+}
+
+fn error_text(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
+        other => other.to_string(),
+    }
+}
+
+impl Validator {
+    /// Evaluates the template against one review, as Kubernetes' validating admission policy
+    /// validator does under Gatekeeper's k8scel driver.
+    pub fn evaluate(&self, b: &Bindings) -> Verdict {
+        ROOT.with(|root| self.evaluate_in(root, b))
+    }
+
+    fn evaluate_in(&self, root: &Context<'static, 'static>, b: &Bindings) -> Verdict {
+        let mut ctx = root.new_inner_scope();
+        ctx.add_variable_from_value("object", to_cel(b.object));
+        ctx.add_variable_from_value("oldObject", to_cel(b.old_object));
+        ctx.add_variable_from_value("request", to_cel(b.request));
+        ctx.add_variable_from_value(
+            "namespaceObject",
+            b.namespace_object.map_or(Value::Null, to_cel),
+        );
+        // Gatekeeper's injected variables (transform.AllVariablesCEL).
+        let operation = b.request.get("operation").and_then(Json::as_str);
+        let any_object = if operation == Some("DELETE") && b.object.is_null() {
+            b.old_object
+        } else {
+            b.object
+        };
+        let params = b
+            .constraint
+            .pointer("/spec/parameters")
+            .cloned()
+            .unwrap_or(Json::Null);
+        let mut vars: HashMap<cel::objects::Key, Value> = HashMap::new();
+        vars.insert(ANY_OBJECT.into(), to_cel(any_object));
+        vars.insert(PARAMS.into(), to_cel(&params));
+        let mut failed: Vec<(String, String)> = Vec::new();
+        if !self.variables.is_empty() {
+            let constraint = to_cel(b.constraint);
+            for (name, expr) in &self.variables {
+                let mut vctx = ctx.new_inner_scope();
+                vctx.add_variable_from_value("params", constraint.clone());
+                vctx.add_variable_from_value("variables", Value::from(vars.clone()));
+                match expr.program.execute(&vctx) {
+                    Ok(v) => {
+                        vars.insert(name.as_str().into(), v);
+                    }
+                    Err(e) => failed.push((name.clone(), error_text(&e))),
+                }
+            }
+        }
+        ctx.add_variable_from_value("variables", Value::from(vars));
+        // An expression that uses a variable whose evaluation failed reports that failure.
+        let explain = |expr: &Expression, e: &ExecutionError| -> String {
+            let cause = failed
+                .iter()
+                .find(|(n, _)| expr.source.contains(&format!("variables.{n}")))
+                .map(|(n, err)| format!("variable {n}: {err}"))
+                .unwrap_or_else(|| error_text(e));
+            format!(
+                "expression '{}' resulted in error: {cause}",
+                expr.source.trim()
+            )
+        };
+
+        // matchCondition: any false → not matched; otherwise an error applies the failure
+        // policy (matchconditions.Matcher).
+        let mut match_error = None;
+        for (name, expr) in &self.match_conditions {
+            match expr.program.execute(&ctx) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => return Verdict::NotMatched,
+                Ok(other) => {
+                    match_error.get_or_insert(format!(
+                        "matchCondition {name}: expression '{}' must evaluate to bool, got {}",
+                        expr.source.trim(),
+                        type_name(&other)
+                    ));
+                }
+                Err(e) => {
+                    match_error
+                        .get_or_insert(format!("matchCondition {name}: {}", explain(expr, &e)));
+                }
+            }
+        }
+        if let Some(e) = match_error {
+            return if self.fail_closed {
+                Verdict::Violations(vec![e])
+            } else {
+                Verdict::NotMatched
+            };
+        }
+
+        let mut out = Vec::new();
+        for v in &self.validations {
+            let message = match v.expression.program.execute(&ctx) {
+                Ok(Value::Bool(true)) => continue,
+                Ok(Value::Bool(false)) => self.message(v, &ctx),
+                Ok(other) => {
+                    if !self.fail_closed {
+                        continue;
+                    }
+                    format!(
+                        "expression '{}' must evaluate to bool, got {}",
+                        v.expression.source.trim(),
+                        type_name(&other)
+                    )
+                }
+                Err(e) => {
+                    if !self.fail_closed {
+                        continue;
+                    }
+                    explain(&v.expression, &e)
+                }
+            };
+            out.push(message);
+        }
+        Verdict::Violations(out)
+    }
+
+    /// The message of a failed validation: `messageExpression` when it gives a non-empty
+    /// single-line string, else `message`, else "failed expression: <expression>" (Kubernetes'
+    /// rule).
+    fn message(&self, v: &Validation, ctx: &Context) -> String {
+        if let Some(me) = &v.message_expression {
+            if let Ok(Value::String(s)) = me.program.execute(ctx) {
+                if !s.trim().is_empty() && !s.contains('\n') {
+                    return s.to_string();
+                }
+            }
+        }
+        match &v.message {
+            Some(m) if !m.is_empty() => m.clone(),
+            _ => format!("failed expression: {}", v.expression.source.trim()),
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::List(_) => "list",
+        Value::Map(_) => "map",
+        Value::Function(..) => "function",
+        Value::Int(_) => "int",
+        Value::UInt(_) => "uint",
+        Value::Float(_) => "double",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::Bool(_) => "bool",
+        Value::Duration(_) => "duration",
+        Value::Timestamp(_) => "timestamp",
+        Value::Opaque(_) => "opaque",
+        Value::Struct(_) => "struct",
+        Value::Null => "null",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(expr: &str, object: Json) -> Result<Value, String> {
+        let declared: BTreeSet<String> = [ANY_OBJECT, PARAMS].map(String::from).into();
+        let e = compile(expr, Scope::Validation, &declared).map_err(|e| e.0)?;
+        ROOT.with(|root| {
+            let mut ctx = root.new_inner_scope();
+            ctx.add_variable_from_value("object", to_cel(&object));
+            e.program.execute(&ctx).map_err(|e| error_text(&e))
+        })
+    }
+
+    #[test]
+    fn numbers_are_ints_as_in_unstructured() {
+        assert_eq!(
+            run("object.spec.replicas > 1", json!({"spec": {"replicas": 3}})),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            run("object.x + 1", json!({"x": 1.5})),
+            Err("Unsupported binary operator 'add': Float(1.5), Int(1)".into())
+        );
+    }
+
+    #[test]
+    fn load_time_checks() {
+        let declared: BTreeSet<String> = [ANY_OBJECT, PARAMS].map(String::from).into();
+        let err = |e: &str, s| compile(e, s, &declared).unwrap_err().0;
+        assert!(err("params.spec", Scope::Validation).contains("variables.params"));
+        assert!(compile("params.spec", Scope::Variable, &declared).is_ok());
+        assert!(err("variables.nope", Scope::Validation).contains("variables.nope is not declared"));
+        assert!(err("objekt.x", Scope::Validation).contains("unknown identifier `objekt`"));
+        assert!(err("object.x.startWith('a')", Scope::Validation)
+            .contains("unknown function `startWith`"));
+        assert!(err("authorizer.group('')", Scope::Validation).contains("authorizer"));
+        assert!(compile(
+            "object.spec.containers.all(c, c.name != '')",
+            Scope::Validation,
+            &declared
+        )
+        .is_ok());
+        assert!(compile("optional.of(1).hasValue()", Scope::Validation, &declared).is_ok());
+        let (msg, line) =
+            compile("object.a &&\n  (object.b", Scope::Validation, &declared).unwrap_err();
+        assert!(msg.contains("does not parse"), "{msg}");
+        assert_eq!(line, 2);
+    }
+}
