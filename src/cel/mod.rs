@@ -115,10 +115,21 @@ pub fn compile(
         declared,
         bound: Vec::new(),
         problem: None,
+        at: 0,
     };
     check.walk(program.expression());
-    if let Some(p) = check.problem {
-        return Err((p, 1));
+    if let Some((p, id)) = check.problem {
+        let line = program
+            .source_info()
+            .offset_for(id)
+            .map_or(1, |(start, _)| {
+                1 + source
+                    .chars()
+                    .take(start as usize)
+                    .filter(|c| *c == '\n')
+                    .count()
+            });
+        return Err((p, line));
     }
     Ok(Expression {
         source: source.to_string(),
@@ -152,13 +163,16 @@ struct Check<'a> {
     declared: &'a BTreeSet<String>,
     /// Comprehension variables in scope.
     bound: Vec<String>,
-    problem: Option<String>,
+    /// The first problem, and the id of the node it is about.
+    problem: Option<(String, u64)>,
+    /// The node being checked.
+    at: u64,
 }
 
 impl Check<'_> {
     fn fail(&mut self, msg: String) {
         if self.problem.is_none() {
-            self.problem = Some(msg);
+            self.problem = Some((msg, self.at));
         }
     }
 
@@ -188,6 +202,7 @@ impl Check<'_> {
     }
 
     fn walk(&mut self, e: &IdedExpr) {
+        self.at = e.id;
         match &e.expr {
             Expr::Ident(name) => self.ident(name),
             Expr::Select(s) => {
@@ -229,6 +244,7 @@ impl Check<'_> {
                         self.walk(t);
                     }
                 }
+                self.at = e.id;
                 let name = namespaced.as_deref().unwrap_or(&c.func_name);
                 if !library::is_known_function(name) {
                     self.fail(format!(

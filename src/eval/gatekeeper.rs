@@ -378,6 +378,23 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
     review_subject(gk, doc, subject, None, out);
     // ExpansionTemplates: a workload is also reviewed as the object it would create (its Pod),
     // against constraints matching generated objects; violations land on the workload.
+    for resultant in expand(gk, subject) {
+        match resultant {
+            Ok((e, generated)) => review_subject(gk, doc, &generated, Some(e), out),
+            Err(message) => out
+                .errors
+                .push(ToolError::new(doc.file.as_str(), doc.line, message)),
+        }
+    }
+}
+
+/// The objects `subject` would create, one per ExpansionTemplate that applies to it (gator
+/// expand's resultants: the template source with the generated kind, in the workload's
+/// namespace, reviewed with the workload's operation).
+pub fn expand<'g>(
+    gk: &'g Gatekeeper,
+    subject: &Subject,
+) -> Vec<Result<(&'g crate::policy::gatekeeper::Expansion, Subject), String>> {
     let api = subject
         .object
         .get("apiVersion")
@@ -389,20 +406,17 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
         .get("kind")
         .and_then(Json::as_str)
         .unwrap_or_default();
+    let mut out = Vec::new();
     for e in &gk.expansions {
         if !e.applies_to(group, version, kind) {
             continue;
         }
         let pointer = format!("/{}", e.template_source.replace('.', "/"));
         let Some(source) = subject.object.pointer(&pointer).filter(|v| v.is_object()) else {
-            out.errors.push(ToolError::new(
-                doc.file.as_str(),
-                doc.line,
-                format!(
-                    "ExpansionTemplate {}: {kind} has no object at {} to expand",
-                    e.name, e.template_source
-                ),
-            ));
+            out.push(Err(format!(
+                "ExpansionTemplate {}: {kind} has no object at {} to expand",
+                e.name, e.template_source
+            )));
             continue;
         };
         let mut resultant = source.clone();
@@ -416,15 +430,44 @@ pub fn evaluate(gk: &Gatekeeper, doc: &Document, subject: &Subject, out: &mut su
         if !resultant.get("metadata").is_some_and(Json::is_object) {
             resultant["metadata"] = json!({});
         }
+        // As Gatekeeper's expansion system names it: `<parent name>-<kind>` in lower case, in
+        // the parent's namespace, owned by the parent.
+        let parent_name = subject
+            .object
+            .pointer("/metadata/name")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        let mock_name = if k.is_empty() {
+            parent_name.to_lowercase()
+        } else {
+            format!("{parent_name}-{k}").to_lowercase()
+        };
+        resultant["metadata"]["name"] = json!(mock_name);
         if let Some(ns) = subject.object.pointer("/metadata/namespace") {
             resultant["metadata"]["namespace"] = ns.clone();
+        }
+        let owner = json!({"apiVersion": api, "kind": kind, "name": parent_name});
+        let refs = &mut resultant["metadata"]["ownerReferences"];
+        if !refs.is_array() {
+            *refs = json!([]);
+        }
+        if let Some(list) = refs.as_array_mut() {
+            let same = |r: &Json| {
+                r.get("apiVersion") == owner.get("apiVersion")
+                    && r.get("kind") == owner.get("kind")
+                    && r.get("name") == owner.get("name")
+            };
+            if !list.iter().any(same) {
+                list.push(owner);
+            }
         }
         let mut generated = subject_of_object(resultant);
         if let Some(op) = subject.review.get("operation") {
             generated.review["operation"] = op.clone();
         }
-        review_subject(gk, doc, &generated, Some(e), out);
+        out.push(Ok((e, generated)));
     }
+    out
 }
 
 /// The constraints that match `subject`'s source (original, or expanded by `expansion`).

@@ -4,7 +4,9 @@
 //! regex filter on the violation messages).
 
 use super::{Status, TestResult};
-use crate::eval::gatekeeper::{is_admission_review, review, subject_of_object, subject_of_review};
+use crate::eval::gatekeeper::{
+    expand, is_admission_review, review, subject_of_object, subject_of_review,
+};
 use crate::policy::gatekeeper::{self, Gatekeeper};
 use crate::policy::Source;
 use regex::Regex;
@@ -52,6 +54,10 @@ struct SuiteTestDoc {
     cases: Vec<CaseDoc>,
     #[serde(default)]
     skip: bool,
+    /// policyctl's extension: ExpansionTemplate files whose resultants each case's object is
+    /// also reviewed as (gator verify has no such field; `gator expand` does the expansion).
+    #[serde(default)]
+    expansion: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -89,6 +95,7 @@ pub struct Case {
     constraint: PathBuf,
     object: Option<PathBuf>,
     inventory: Vec<PathBuf>,
+    expansion: Vec<PathBuf>,
     assertions: Vec<Json>,
     skip: bool,
 }
@@ -143,6 +150,16 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
                     continue;
                 };
                 let test_skip = test.get("skip").and_then(Json::as_bool).unwrap_or(false);
+                let expansion: Vec<PathBuf> = test
+                    .get("expansion")
+                    .and_then(Json::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Json::as_str)
+                            .map(|p| dir.join(p))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 for case in test
                     .get("cases")
                     .and_then(Json::as_array)
@@ -174,6 +191,7 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
                                     .collect()
                             })
                             .unwrap_or_default(),
+                        expansion: expansion.clone(),
                         assertions: case
                             .get("assertions")
                             .and_then(Json::as_array)
@@ -346,13 +364,42 @@ fn check_case(
     gk.templates.insert(template.kind.clone(), template.clone());
     gk.constraints.push(constraint.clone());
     gk.set_inventory(inventory)?;
+    for path in &case.expansion {
+        let (docs, text) = read_documents(path)?;
+        let file = path.to_string_lossy();
+        for d in docs
+            .iter()
+            .filter(|d| gatekeeper::is_expansion(&d.contents))
+        {
+            gk.expansions.push(
+                gatekeeper::expansion(&d.contents, &file, &text, d.line)
+                    .map_err(|e| e.display())?,
+            );
+        }
+    }
     let object = &objects[0];
     let subject = if is_admission_review(object) {
         subject_of_review(object)?
     } else {
         subject_of_object(object.clone())
     };
-    let violations = review(&gk, &constraint, &subject)?.unwrap_or_default();
+    // The object itself (unless the constraint matches generated objects only), then what it
+    // expands to (unless it matches originals only), as Gatekeeper's `match.source` says.
+    // A `scoped` constraint not enforced at gator's enforcement point reviews nothing here, as
+    // gator's client (enforcement point gator.gatekeeper.sh) skips it.
+    let enforced = !constraint.actions_at(gatekeeper::GATOR_POINT).is_empty();
+    let mut violations = Vec::new();
+    if enforced && constraint.source != gatekeeper::MatchSource::Generated {
+        violations.extend(review(&gk, &constraint, &subject)?.unwrap_or_default());
+    }
+    if enforced && constraint.source != gatekeeper::MatchSource::Original {
+        for resultant in expand(&gk, &subject) {
+            let (e, generated) = resultant?;
+            for (m, d) in review(&gk, &constraint, &generated)?.unwrap_or_default() {
+                violations.push((format!("[Implied by {}] {m}", e.name), d));
+            }
+        }
+    }
     let messages: Vec<&str> = violations.iter().map(|(m, _)| m.as_str()).collect();
     for assertion in &case.assertions {
         if let Some(failure) = check_assertion(assertion, &messages)? {
