@@ -871,15 +871,16 @@ fn sets(args: Vec<Value>, op: SetOp) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{compile, to_cel, Scope, ROOT};
+    use super::super::{compile, to_val, Scope, ROOT};
     use cel::Value;
     use serde_json::json;
 
     fn eval(expr: &str) -> Result<Value, String> {
         let e = compile(expr, Scope::Validation, &Default::default()).map_err(|e| e.0)?;
+        let object = json!({"l": [3, 1, 2]});
         ROOT.with(|root| {
             let mut ctx = root.new_inner_scope();
-            ctx.add_variable_from_value("object", to_cel(&json!({"l": [3, 1, 2]})));
+            ctx.add_variable_as_val("object", to_val(&object));
             e.program.execute(&ctx).map_err(|e| e.to_string())
         })
     }

@@ -16,6 +16,10 @@ mod quantity;
 pub mod template;
 
 use cel::common::ast::{Expr, IdedExpr};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::{Context, Env, ExecutionError, Program, Value};
 use serde_json::Value as Json;
 use std::collections::{BTreeSet, HashMap};
@@ -34,7 +38,17 @@ pub const RESERVED_PREFIX: &str = "gatekeeper_internal_";
 pub struct Expression {
     pub source: String,
     program: Program,
+    /// The top-level bindings it reads (`USES_*`), so a review binds only what is read.
+    uses: u8,
 }
+
+const USES_REQUEST: u8 = 1;
+const USES_NAMESPACE: u8 = 2;
+const USES_PARAMS: u8 = 4;
+const USES_OBJECT: u8 = 8;
+const USES_OLD_OBJECT: u8 = 16;
+const USES_ANY_OBJECT: u8 = 32;
+const USES_PARAMETERS: u8 = 64;
 
 impl std::fmt::Debug for Expression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +130,7 @@ pub fn compile(
         bound: Vec::new(),
         problem: None,
         at: 0,
+        uses: 0,
     };
     check.walk(program.expression());
     if let Some((p, id)) = check.problem {
@@ -134,6 +149,7 @@ pub fn compile(
     Ok(Expression {
         source: source.to_string(),
         program,
+        uses: check.uses,
     })
 }
 
@@ -167,6 +183,7 @@ struct Check<'a> {
     problem: Option<(String, u64)>,
     /// The node being checked.
     at: u64,
+    uses: u8,
 }
 
 impl Check<'_> {
@@ -181,8 +198,14 @@ impl Check<'_> {
             return;
         }
         match name {
-            "object" | "oldObject" | "request" | "variables" | "namespaceObject" => {}
-            "params" if self.scope == Scope::Variable => {}
+            "object" => self.uses |= USES_OBJECT,
+            "oldObject" => self.uses |= USES_OLD_OBJECT,
+            "variables" => self.fail(
+                "`variables` is read field by field (`variables.<name>`), not as a whole".into(),
+            ),
+            "request" => self.uses |= USES_REQUEST,
+            "namespaceObject" => self.uses |= USES_NAMESPACE,
+            "params" if self.scope == Scope::Variable => self.uses |= USES_PARAMS,
             "params" => self.fail(
                 "`params` (the constraint) is visible only to variables in Gatekeeper; use \
                  `variables.params`, the constraint's spec.parameters"
@@ -208,6 +231,17 @@ impl Check<'_> {
             Expr::Select(s) => {
                 if let Expr::Ident(root) = &s.operand.expr {
                     if root == "variables" && !self.bound.iter().any(|b| b == "variables") {
+                        if s.test {
+                            self.fail(format!(
+                                "has(variables.{}) tests a declared variable, which always exists",
+                                s.field
+                            ));
+                        }
+                        match s.field.as_str() {
+                            ANY_OBJECT => self.uses |= USES_ANY_OBJECT,
+                            PARAMS => self.uses |= USES_PARAMETERS,
+                            _ => {}
+                        }
                         if !self.declared.contains(&s.field) {
                             self.fail(format!(
                                 "variables.{} is not declared{} (declared: {})",
@@ -312,33 +346,6 @@ pub enum Verdict {
     Violations(Vec<String>),
 }
 
-/// Converts JSON as Kubernetes unstructured data does: integers are `int` (an unsigned value
-/// beyond int64 is `uint`), other numbers `double`.
-pub fn to_cel(v: &Json) -> Value {
-    match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::Int(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::UInt(u)
-            } else {
-                Value::Float(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Json::String(s) => Value::String(Arc::new(s.clone())),
-        Json::Array(a) => Value::List(Arc::new(a.iter().map(to_cel).collect())),
-        Json::Object(o) => Value::Map(cel::objects::Map {
-            map: Arc::new(
-                o.iter()
-                    .map(|(k, v)| (cel::objects::Key::from(k.as_str()), to_cel(v)))
-                    .collect(),
-            ),
-        }),
-    }
-}
-
 fn error_text(e: &ExecutionError) -> String {
     match e {
         ExecutionError::NoSuchKey(k) => format!("no such key: {k}"),
@@ -353,46 +360,71 @@ impl Validator {
         ROOT.with(|root| self.evaluate_in(root, b))
     }
 
-    fn evaluate_in(&self, root: &Context<'static, 'static>, b: &Bindings) -> Verdict {
+    /// The top-level bindings any expression reads.
+    fn uses(&self) -> u8 {
+        let names = self
+            .variables
+            .iter()
+            .chain(&self.match_conditions)
+            .map(|(_, e)| e);
+        let validations = self
+            .validations
+            .iter()
+            .flat_map(|v| std::iter::once(&v.expression).chain(v.message_expression.as_ref()));
+        names.chain(validations).fold(0, |acc, e| acc | e.uses)
+    }
+
+    fn evaluate_in<'v>(&self, root: &Context<'_, 'v>, b: &'v Bindings<'v>) -> Verdict {
+        let uses = self.uses();
         let mut ctx = root.new_inner_scope();
-        ctx.add_variable_from_value("object", to_cel(b.object));
-        ctx.add_variable_from_value("oldObject", to_cel(b.old_object));
-        ctx.add_variable_from_value("request", to_cel(b.request));
-        ctx.add_variable_from_value(
-            "namespaceObject",
-            b.namespace_object.map_or(Value::Null, to_cel),
-        );
-        // Gatekeeper's injected variables (transform.AllVariablesCEL).
-        let operation = b.request.get("operation").and_then(Json::as_str);
-        let any_object = if operation == Some("DELETE") && b.object.is_null() {
-            b.old_object
-        } else {
-            b.object
-        };
-        let params = b
-            .constraint
-            .pointer("/spec/parameters")
-            .cloned()
-            .unwrap_or(Json::Null);
-        let mut vars: HashMap<cel::objects::Key, Value> = HashMap::new();
-        vars.insert(ANY_OBJECT.into(), to_cel(any_object));
-        vars.insert(PARAMS.into(), to_cel(&params));
+        // Bound as Kubernetes' CEL sees them, each only when an expression reads it. Strings
+        // and keys are borrowed from the review, not copied.
+        let deleting = b.request.get("operation").and_then(Json::as_str) == Some("DELETE");
+        if uses & USES_OBJECT != 0 {
+            ctx.add_variable_as_val("object", to_val(b.object));
+        }
+        if uses & USES_OLD_OBJECT != 0 {
+            ctx.add_variable_as_val("oldObject", to_val(b.old_object));
+        }
+        if uses & USES_REQUEST != 0 {
+            ctx.add_variable_as_val("request", to_val(b.request));
+        }
+        if uses & USES_NAMESPACE != 0 {
+            ctx.add_variable_as_val(
+                "namespaceObject",
+                b.namespace_object
+                    .map_or_else(|| to_val(&Json::Null), to_val),
+            );
+        }
+        if uses & USES_PARAMS != 0 {
+            ctx.add_variable_as_val("params", to_val(b.constraint));
+        }
+        // Gatekeeper's injected variables (transform.AllVariablesCEL). A variable is bound as
+        // the qualified name `variables.<name>`, which CEL resolves before `variables`.
+        if uses & USES_ANY_OBJECT != 0 {
+            let any = if deleting && b.object.is_null() {
+                b.old_object
+            } else {
+                b.object
+            };
+            ctx.add_variable_as_val("variables.anyObject", to_val(any));
+        }
+        if uses & USES_PARAMETERS != 0 {
+            let params = b
+                .constraint
+                .pointer("/spec/parameters")
+                .unwrap_or(&Json::Null);
+            ctx.add_variable_as_val("variables.params", to_val(params));
+        }
         let mut failed: Vec<(String, String)> = Vec::new();
-        if !self.variables.is_empty() {
-            let constraint = to_cel(b.constraint);
-            for (name, expr) in &self.variables {
-                let mut vctx = ctx.new_inner_scope();
-                vctx.add_variable_from_value("params", constraint.clone());
-                vctx.add_variable_from_value("variables", Value::from(vars.clone()));
-                match expr.program.execute(&vctx) {
-                    Ok(v) => {
-                        vars.insert(name.as_str().into(), v);
-                    }
-                    Err(e) => failed.push((name.clone(), error_text(&e))),
-                }
+        for (name, expr) in &self.variables {
+            let value = Value::resolve_val(expr.program.expression(), &ctx)
+                .map(|v| v.as_ref().clone_as_boxed());
+            match value {
+                Ok(v) => ctx.add_variable_as_val(format!("variables.{name}"), v),
+                Err(e) => failed.push((name.clone(), error_text(&e))),
             }
         }
-        ctx.add_variable_from_value("variables", Value::from(vars));
         // An expression that uses a variable whose evaluation failed reports that failure.
         let explain = |expr: &Expression, e: &ExecutionError| -> String {
             let cause = failed
@@ -405,24 +437,29 @@ impl Validator {
                 expr.source.trim()
             )
         };
+        let truth = |expr: &Expression| -> Result<bool, String> {
+            match Value::resolve_val(expr.program.expression(), &ctx) {
+                Ok(v) => match v.downcast_ref::<CelBool>() {
+                    Some(b) => Ok(*b.inner()),
+                    None => Err(format!(
+                        "expression '{}' must evaluate to bool, got {}",
+                        expr.source.trim(),
+                        v.get_type().name()
+                    )),
+                },
+                Err(e) => Err(explain(expr, &e)),
+            }
+        };
 
         // matchCondition: any false → not matched; otherwise an error applies the failure
         // policy (matchconditions.Matcher).
         let mut match_error = None;
         for (name, expr) in &self.match_conditions {
-            match expr.program.execute(&ctx) {
-                Ok(Value::Bool(true)) => {}
-                Ok(Value::Bool(false)) => return Verdict::NotMatched,
-                Ok(other) => {
-                    match_error.get_or_insert(format!(
-                        "matchCondition {name}: expression '{}' must evaluate to bool, got {}",
-                        expr.source.trim(),
-                        type_name(&other)
-                    ));
-                }
+            match truth(expr) {
+                Ok(true) => {}
+                Ok(false) => return Verdict::NotMatched,
                 Err(e) => {
-                    match_error
-                        .get_or_insert(format!("matchCondition {name}: {}", explain(expr, &e)));
+                    match_error.get_or_insert(format!("matchCondition {name}: {e}"));
                 }
             }
         }
@@ -436,27 +473,12 @@ impl Validator {
 
         let mut out = Vec::new();
         for v in &self.validations {
-            let message = match v.expression.program.execute(&ctx) {
-                Ok(Value::Bool(true)) => continue,
-                Ok(Value::Bool(false)) => self.message(v, &ctx),
-                Ok(other) => {
-                    if !self.fail_closed {
-                        continue;
-                    }
-                    format!(
-                        "expression '{}' must evaluate to bool, got {}",
-                        v.expression.source.trim(),
-                        type_name(&other)
-                    )
-                }
-                Err(e) => {
-                    if !self.fail_closed {
-                        continue;
-                    }
-                    explain(&v.expression, &e)
-                }
-            };
-            out.push(message);
+            match truth(&v.expression) {
+                Ok(true) => {}
+                Ok(false) => out.push(self.message(v, &ctx)),
+                Err(e) if self.fail_closed => out.push(e),
+                Err(_) => {}
+            }
         }
         Verdict::Violations(out)
     }
@@ -466,9 +488,12 @@ impl Validator {
     /// rule).
     fn message(&self, v: &Validation, ctx: &Context) -> String {
         if let Some(me) = &v.message_expression {
-            if let Ok(Value::String(s)) = me.program.execute(ctx) {
-                if !s.trim().is_empty() && !s.contains('\n') {
-                    return s.to_string();
+            if let Ok(s) = Value::resolve_val(me.program.expression(), ctx) {
+                if let Some(s) = s.downcast_ref::<CelString>() {
+                    let s: &str = s;
+                    if !s.trim().is_empty() && !s.contains('\n') {
+                        return s.to_string();
+                    }
                 }
             }
         }
@@ -479,22 +504,28 @@ impl Validator {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// JSON as a CEL value borrowing its strings, with Kubernetes' numbers: integers are `int`
+/// (unsigned beyond int64 `uint`), other numbers `double`.
+pub fn to_val(v: &Json) -> Box<dyn Val + '_> {
     match v {
-        Value::List(_) => "list",
-        Value::Map(_) => "map",
-        Value::Function(..) => "function",
-        Value::Int(_) => "int",
-        Value::UInt(_) => "uint",
-        Value::Float(_) => "double",
-        Value::String(_) => "string",
-        Value::Bytes(_) => "bytes",
-        Value::Bool(_) => "bool",
-        Value::Duration(_) => "duration",
-        Value::Timestamp(_) => "timestamp",
-        Value::Opaque(_) => "opaque",
-        Value::Struct(_) => "struct",
-        Value::Null => "null",
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(CelUInt::from(u))
+            } else {
+                Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        Json::String(s) => Box::new(CelString::from(s.as_str())),
+        Json::Array(a) => Box::new(CelList::from(a.iter().map(to_val).collect::<Vec<_>>())),
+        Json::Object(o) => Box::new(CelMap::from(
+            o.iter()
+                .map(|(k, v)| (CelMapKey::String(CelString::from(k.as_str())), to_val(v)))
+                .collect::<HashMap<_, _>>(),
+        )),
     }
 }
 
@@ -508,7 +539,7 @@ mod tests {
         let e = compile(expr, Scope::Validation, &declared).map_err(|e| e.0)?;
         ROOT.with(|root| {
             let mut ctx = root.new_inner_scope();
-            ctx.add_variable_from_value("object", to_cel(&object));
+            ctx.add_variable_as_val("object", to_val(&object));
             e.program.execute(&ctx).map_err(|e| error_text(&e))
         })
     }
