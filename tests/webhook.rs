@@ -586,6 +586,8 @@ fn scoped_enforcement_actions_at_the_validation_point() {
         "gatekeeper_constraint_templates{status=\"active\"} 1",
         "# TYPE gatekeeper_validation_request_count counter",
         "policyctl_admission_requests_total{decision=\"deny\",kind=\"Pod\"} 1",
+        "policyctl_constraint_violations_total{enforcement_action=\"deny\"} 1",
+        "policyctl_constraint_violations_total{enforcement_action=\"warn\"} 1",
     ] {
         assert!(m.contains(line), "{line} in:\n{m}");
     }

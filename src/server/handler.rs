@@ -388,6 +388,20 @@ pub async fn validate(
     match outcome {
         Ok(out) => {
             for f in &out.findings {
+                if policies.constraint_ids.contains(&f.policy) {
+                    let action = match f.severity {
+                        Severity::Failure => "deny",
+                        Severity::Warning => "warn",
+                        _ => "dryrun",
+                    };
+                    state
+                        .metrics
+                        .violations
+                        .get_or_create(&super::metrics::ActionLabels {
+                            enforcement_action: action.into(),
+                        })
+                        .inc();
+                }
                 let line = format!("[{}/{}] {}", f.policy, f.rule, f.message);
                 match f.severity {
                     Severity::Failure => {

@@ -67,6 +67,14 @@ pub struct Metrics {
     pub gk_duration: Family<GatekeeperRequestLabels, Histogram>,
     pub gk_constraints: Family<ConstraintLabels, Gauge>,
     pub gk_templates: Family<StatusLabels, Gauge>,
+    /// Gatekeeper constraint violations found at admission, by the action taken.
+    pub violations: Family<ActionLabels, Counter>,
+}
+
+/// `enforcement_action` deny|warn|dryrun.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub enforcement_action: String,
 }
 
 impl Metrics {
@@ -137,6 +145,13 @@ impl Metrics {
             "Registry requests that failed",
             registry_errors.clone(),
         );
+        let violations = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "constraint_violations",
+            "Gatekeeper constraint violations found at admission, by enforcement action \
+             (Gatekeeper's gatekeeper_violations is an audit gauge; policyctl has no audit)",
+            violations.clone(),
+        );
         let shed = Counter::default();
         registry.register(
             "shed_requests",
@@ -148,6 +163,7 @@ impl Metrics {
         Metrics {
             registry: root,
             gk_requests,
+            violations,
             gk_duration,
             gk_constraints,
             gk_templates,

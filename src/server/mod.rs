@@ -62,6 +62,9 @@ pub struct Policies {
     pub unavailable: Option<String>,
     /// Gatekeeper constraints by enforcement action, and the number of templates (metrics).
     pub gatekeeper_counts: (Vec<(String, i64)>, i64),
+    /// `<Kind>/<name>` of every Gatekeeper constraint: the findings counted as constraint
+    /// violations.
+    pub constraint_ids: std::collections::HashSet<String>,
 }
 
 impl Policies {
@@ -87,6 +90,7 @@ impl Policies {
             label: String::new(),
             unavailable: Some(reason),
             gatekeeper_counts: (Vec::new(), 0),
+            constraint_ids: Default::default(),
         }
     }
 }
@@ -242,6 +246,12 @@ pub fn load_policies(
     );
     let scope = evaluator.scope_for_file("admission");
     let gatekeeper_counts = gatekeeper_counts(&set.gatekeeper);
+    let constraint_ids = set
+        .gatekeeper
+        .constraints
+        .iter()
+        .map(|c| format!("{}/{}", c.kind, c.name))
+        .collect();
     let label = remote
         .iter()
         .map(crate::remote::RemoteSet::label)
@@ -254,6 +264,7 @@ pub fn load_policies(
         label,
         unavailable: None,
         gatekeeper_counts,
+        constraint_ids,
     })
 }
 
