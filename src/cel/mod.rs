@@ -38,6 +38,8 @@ pub const RESERVED_PREFIX: &str = "gatekeeper_internal_";
 pub struct Expression {
     pub source: String,
     program: Program,
+    /// Depth of its tree (at most MAX_DEPTH).
+    depth: usize,
     /// The top-level bindings it reads (`USES_*`), so a review binds only what is read.
     uses: u8,
 }
@@ -118,12 +120,101 @@ pub fn compile(
     scope: Scope,
     declared: &BTreeSet<String>,
 ) -> Result<Expression, (String, usize)> {
+    if source.len() > MAX_SOURCE {
+        return Err((
+            format!(
+                "the expression is {} bytes; the limit is {MAX_SOURCE}",
+                source.len()
+            ),
+            1,
+        ));
+    }
+    // cel-rust's parser recurses per nesting level with large frames (an unoptimised build
+    // overflows an 8 MiB stack at ~50 nested brackets), so it runs on a thread with room to
+    // spare; the result is then held to MAX_DEPTH, which evaluation (on any thread) can afford.
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("cel-compile".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(s, || compile_here(source, scope, declared))
+            .map_err(|e| (format!("cannot start the CEL compiler: {e}"), 1))?
+            .join()
+            .unwrap_or_else(|_| Err(("the CEL parser failed on this expression".into(), 1)))
+    })
+}
+
+/// Longest expression accepted, in bytes.
+const MAX_SOURCE: usize = 64 * 1024;
+/// Deepest expression tree accepted (cel-go's parser stops at 250 recursion levels; a tree
+/// level costs several).
+const MAX_DEPTH: usize = 100;
+const PARSE_STACK: usize = 256 * 1024 * 1024;
+/// Expressions up to this depth evaluate on the caller's stack.
+const DIRECT_DEPTH: usize = 24;
+const DEEP_STACK: usize = 16 * 1024 * 1024;
+
+/// The depth of an expression tree, without recursing.
+fn depth<'a>(root: &'a IdedExpr) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&'a IdedExpr, usize)> = vec![(root, 1)];
+    while let Some((e, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        if deepest > MAX_DEPTH {
+            break;
+        }
+        let mut push = |c: &'a IdedExpr| stack.push((c, d + 1));
+        match &e.expr {
+            Expr::Call(c) => {
+                if let Some(t) = &c.target {
+                    push(t);
+                }
+                c.args.iter().for_each(&mut push);
+            }
+            Expr::Comprehension(c) => {
+                for x in [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ] {
+                    push(x);
+                }
+            }
+            Expr::List(l) => l.elements.iter().for_each(&mut push),
+            Expr::Map(m) => {
+                for entry in &m.entries {
+                    if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                        push(&me.key);
+                        push(&me.value);
+                    }
+                }
+            }
+            Expr::Select(sel) => push(&sel.operand),
+            Expr::Struct(_) | Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    deepest
+}
+
+fn compile_here(
+    source: &str,
+    scope: Scope,
+    declared: &BTreeSet<String>,
+) -> Result<Expression, (String, usize)> {
     let program = env().compile(source).map_err(|e| {
         let first = e.errors.first();
         let line = first.map_or(1, |p| p.pos.0.max(1) as usize);
         let msg = first.map_or_else(|| e.to_string(), |p| p.msg.clone());
         (format!("does not parse as CEL: {msg}"), line)
     })?;
+    let tree_depth = depth(program.expression());
+    if tree_depth > MAX_DEPTH {
+        return Err((
+            format!("the expression nests more than {MAX_DEPTH} levels deep"),
+            1,
+        ));
+    }
     let mut check = Check {
         scope,
         declared,
@@ -149,6 +240,7 @@ pub fn compile(
     Ok(Expression {
         source: source.to_string(),
         program,
+        depth: tree_depth,
         uses: check.uses,
     })
 }
@@ -357,7 +449,26 @@ impl Validator {
     /// Evaluates the template against one review, as Kubernetes' validating admission policy
     /// validator does under Gatekeeper's k8scel driver.
     pub fn evaluate(&self, b: &Bindings) -> Verdict {
-        ROOT.with(|root| self.evaluate_in(root, b))
+        // The interpreter recurses per tree level; a deep expression gets a stack of its own
+        // (an unoptimised build spends ~40 KiB a level), the usual ones run where they are.
+        if self.expressions().any(|e| e.depth > DIRECT_DEPTH) {
+            stacker::grow(DEEP_STACK, || ROOT.with(|root| self.evaluate_in(root, b)))
+        } else {
+            ROOT.with(|root| self.evaluate_in(root, b))
+        }
+    }
+
+    fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        let names = self
+            .variables
+            .iter()
+            .chain(&self.match_conditions)
+            .map(|(_, e)| e);
+        let validations = self
+            .validations
+            .iter()
+            .flat_map(|v| std::iter::once(&v.expression).chain(v.message_expression.as_ref()));
+        names.chain(validations)
     }
 
     /// The top-level bindings any expression reads.
@@ -578,5 +689,65 @@ mod tests {
             compile("object.a &&\n  (object.b", Scope::Validation, &declared).unwrap_err();
         assert!(msg.contains("does not parse"), "{msg}");
         assert_eq!(line, 2);
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// A template author's (or fuzzer's) deeply nested expression is a load error, not a stack
+    /// overflow.
+    #[test]
+    fn deep_nesting_is_refused() {
+        let declared: BTreeSet<String> = Default::default();
+        for depth in [100usize, 1_000, 15_000] {
+            for expr in [
+                format!("{}1{}", "(".repeat(depth), ")".repeat(depth)),
+                format!("{}1{}", "[".repeat(depth), "]".repeat(depth)),
+                format!("1{}", " + 1".repeat(depth)),
+            ] {
+                assert!(
+                    compile(&expr, Scope::Validation, &declared).is_err(),
+                    "{depth}"
+                );
+            }
+        }
+        assert!(compile(&"x".repeat(70_000), Scope::Validation, &declared)
+            .unwrap_err()
+            .0
+            .contains("limit"));
+        // The deepest expression accepted evaluates on a 2 MiB thread (a tokio worker's).
+        let n = MAX_DEPTH - 3;
+        let validator = |source: String| Validator {
+            variables: Vec::new(),
+            match_conditions: Vec::new(),
+            validations: vec![Validation {
+                expression: compile(&source, Scope::Validation, &declared).expect("accepted"),
+                message: None,
+                message_expression: None,
+            }],
+            fail_closed: true,
+        };
+        let passes = validator(format!("0{} == {n}", " + 1".repeat(n)));
+        let fails = validator(format!("0{} == 0", " + 1".repeat(n)));
+        let verdicts = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let null = Json::Null;
+                let b = Bindings {
+                    object: &null,
+                    old_object: &null,
+                    request: &null,
+                    constraint: &null,
+                    namespace_object: None,
+                };
+                (passes.evaluate(&b), fails.evaluate(&b))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(verdicts.0, Verdict::Violations(vec![]));
+        assert!(matches!(&verdicts.1, Verdict::Violations(v) if v.len() == 1));
     }
 }
