@@ -143,6 +143,13 @@ pub fn compile(
     })
 }
 
+/// Evaluation steps one expression may take on one review (each node evaluated is one, a
+/// comprehension's body once per element), as Kubernetes' per-call cost limit (1,000,000)
+/// bounds CEL in the API server: past it the expression errors, which denies under
+/// `failurePolicy: Fail`. A huge object under a nested comprehension cannot hold a webhook
+/// thread.
+const PER_CALL_LIMIT: u64 = 1_000_000;
+
 /// Longest expression accepted, in bytes.
 const MAX_SOURCE: usize = 64 * 1024;
 /// Deepest expression tree accepted (cel-go's parser stops at 250 recursion levels; a tree
@@ -529,6 +536,7 @@ impl Validator {
         }
         let mut failed: Vec<(String, String)> = Vec::new();
         for (name, expr) in &self.variables {
+            ctx.set_cost_limit(Some(PER_CALL_LIMIT));
             let value = Value::resolve_val(expr.program.expression(), &ctx)
                 .map(|v| v.as_ref().clone_as_boxed());
             match value {
@@ -549,6 +557,7 @@ impl Validator {
             )
         };
         let truth = |expr: &Expression| -> Result<bool, String> {
+            ctx.set_cost_limit(Some(PER_CALL_LIMIT));
             match Value::resolve_val(expr.program.expression(), &ctx) {
                 Ok(v) => match v.downcast_ref::<CelBool>() {
                     Some(b) => Ok(*b.inner()),
@@ -599,6 +608,7 @@ impl Validator {
     /// rule).
     fn message(&self, v: &Validation, ctx: &Context) -> String {
         if let Some(me) = &v.message_expression {
+            ctx.set_cost_limit(Some(PER_CALL_LIMIT));
             if let Ok(s) = Value::resolve_val(me.program.expression(), ctx) {
                 if let Some(s) = s.downcast_ref::<CelString>() {
                     let s: &str = s;
@@ -695,6 +705,48 @@ mod tests {
 #[cfg(test)]
 mod hostile {
     use super::*;
+
+    /// A nested comprehension over a huge object stops at the per-expression cost limit and
+    /// denies (as the API server's cost limit does), instead of running for minutes.
+    #[test]
+    fn the_cost_limit_stops_quadratic_work() {
+        let declared: BTreeSet<String> = [ANY_OBJECT, PARAMS].map(String::from).into();
+        let source = "object.spec.containers.all(x, object.spec.containers.all(y, x.name != y.name || x == y))";
+        let validator = Validator {
+            variables: Vec::new(),
+            match_conditions: Vec::new(),
+            validations: vec![Validation {
+                expression: compile(source, Scope::Validation, &declared).unwrap(),
+                message: None,
+                message_expression: None,
+            }],
+            fail_closed: true,
+        };
+        let pod = |n: usize| serde_json::json!({"spec": {"containers": (0..n).map(|i| serde_json::json!({"name": format!("c{i}")})).collect::<Vec<_>>()}});
+        let null = Json::Null;
+        let review = |object: &Json| {
+            validator.evaluate(&Bindings {
+                object,
+                old_object: &null,
+                request: &null,
+                constraint: &null,
+                namespace_object: None,
+            })
+        };
+        assert_eq!(review(&pod(20)), Verdict::Violations(vec![]));
+        let started = std::time::Instant::now();
+        let verdict = review(&pod(5_000));
+        assert!(
+            matches!(&verdict, Verdict::Violations(v) if v.len() == 1 && v[0].contains("cost limit exceeded")),
+            "{verdict:?}"
+        );
+        // 25 M comparisons unchecked; stopped after a million steps.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     /// A template author's (or fuzzer's) deeply nested expression is a load error, not a stack
     /// overflow.

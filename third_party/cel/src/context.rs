@@ -6,7 +6,20 @@ use crate::parser::Expression;
 use crate::{DeclarationError, Env, ExecutionError};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The cost budget of a root context: steps left, or `NO_LIMIT`.
+#[derive(Debug)]
+pub struct CostLeft(AtomicU64);
+
+const NO_LIMIT: u64 = u64::MAX;
+
+impl Default for CostLeft {
+    fn default() -> Self {
+        CostLeft(AtomicU64::new(NO_LIMIT))
+    }
+}
 
 /// Context is a collection of variables and functions that can be used
 /// by the interpreter to resolve expressions.
@@ -46,6 +59,10 @@ pub enum Context<'p, 'v> {
         variables: BTreeMap<String, Box<dyn Val + 'v>>,
         resolver: Option<&'v dyn VariableResolver>,
         env: Arc<Env>,
+        /// Evaluation steps left before evaluation stops with
+        /// [`ExecutionError::CostLimitExceeded`]; `NO_LIMIT` is no limit. See
+        /// [`Context::set_cost_limit`].
+        cost_left: CostLeft,
     },
     Child {
         parent: &'p Context<'p, 'v>,
@@ -146,6 +163,68 @@ impl<'p, 'v> Context<'p, 'v> {
     {
         let name = name.as_ref();
         self.scopes().find_map(|scope| scope.own_variable(name))
+    }
+
+    /// Limits the evaluation steps (each expression node evaluated is one)
+    /// of the programs executed with this context, or its root's if it is a
+    /// child scope, from now on; `None` lifts the limit. Past it, evaluation
+    /// stops with [`ExecutionError::CostLimitExceeded`] — a bound on the
+    /// work an expression may do on large inputs (nested comprehensions),
+    /// like cel-go's runtime cost limit. Set it again before each program to
+    /// give each its own budget.
+    ///
+    /// # Example
+    /// ```
+    /// use cel::{Context, ExecutionError, Program};
+    ///
+    /// let program = Program::compile("[1, 2, 3].map(x, [1, 2, 3].map(y, x * y))").unwrap();
+    /// let context = Context::default();
+    /// context.set_cost_limit(Some(10));
+    /// assert_eq!(program.execute(&context), Err(ExecutionError::CostLimitExceeded));
+    /// context.set_cost_limit(Some(1000));
+    /// assert!(program.execute(&context).is_ok());
+    /// ```
+    ///
+    /// A context shared by programs running on several threads shares the
+    /// budget, approximately (the count is not synchronised).
+    pub fn set_cost_limit(&self, limit: Option<u64>) {
+        if let Some(Context::Root { cost_left, .. }) = self.scopes().last() {
+            cost_left.0.store(
+                limit.map_or(NO_LIMIT, |l| l.min(NO_LIMIT - 1)),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The evaluation steps left under [`Context::set_cost_limit`].
+    pub fn cost_left(&self) -> Option<u64> {
+        match self.scopes().last() {
+            Some(Context::Root { cost_left, .. }) => {
+                Some(cost_left.0.load(Ordering::Relaxed)).filter(|n| *n != NO_LIMIT)
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts one evaluation step against the limit.
+    #[inline]
+    pub(crate) fn charge(&self) -> Result<(), ExecutionError> {
+        let mut scope = self;
+        loop {
+            match scope {
+                Context::Child { parent, .. } => scope = parent,
+                Context::Root { cost_left, .. } => {
+                    return match cost_left.0.load(Ordering::Relaxed) {
+                        NO_LIMIT => Ok(()),
+                        0 => Err(ExecutionError::CostLimitExceeded),
+                        n => {
+                            cost_left.0.store(n - 1, Ordering::Relaxed);
+                            Ok(())
+                        }
+                    };
+                }
+            }
+        }
     }
 
     /// This scope, then its parents, innermost first.
@@ -396,6 +475,7 @@ impl<'p, 'v> Context<'p, 'v> {
             env: Arc::new(Env::default()),
             variables: Default::default(),
             functions: Default::default(),
+            cost_left: Default::default(),
             resolver: None,
         }
     }
@@ -405,6 +485,7 @@ impl<'p, 'v> Context<'p, 'v> {
             env,
             variables: Default::default(),
             functions: Default::default(),
+            cost_left: Default::default(),
             resolver: None,
         }
     }
@@ -416,6 +497,7 @@ impl Default for Context<'_, '_> {
             env: Arc::new(Env::stdlib()),
             variables: Default::default(),
             functions: Default::default(),
+            cost_left: Default::default(),
             resolver: None,
         }
     }

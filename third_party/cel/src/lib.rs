@@ -189,6 +189,10 @@ pub enum ExecutionError {
     FunctionError { function: String, message: String },
     #[error("Division by zero of {0:?}")]
     DivisionByZero(Value),
+    /// Indicates that evaluation took more steps than the context's cost
+    /// limit allows (see [`Context::set_cost_limit`]).
+    #[error("operation cancelled: actual cost limit exceeded")]
+    CostLimitExceeded,
     #[error("Remainder by zero of {0:?}")]
     RemainderByZero(Value),
     #[error("Overflow from binary operator '{0}': {1:?}, {2:?}")]
