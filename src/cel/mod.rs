@@ -51,6 +51,8 @@ const USES_OBJECT: u8 = 8;
 const USES_OLD_OBJECT: u8 = 16;
 const USES_ANY_OBJECT: u8 = 32;
 const USES_PARAMETERS: u8 = 64;
+/// `has(variables.x)`: presence of a declared variable.
+const USES_VARIABLES_HAS: u8 = 128;
 
 impl std::fmt::Debug for Expression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -331,10 +333,7 @@ impl Check<'_> {
                 if let Expr::Ident(root) = &s.operand.expr {
                     if root == "variables" && !self.bound.iter().any(|b| b == "variables") {
                         if s.test {
-                            self.fail(format!(
-                                "has(variables.{}) tests a declared variable, which always exists",
-                                s.field
-                            ));
+                            self.uses |= USES_VARIABLES_HAS;
                         }
                         match s.field.as_str() {
                             ANY_OBJECT => self.uses |= USES_ANY_OBJECT,
@@ -533,6 +532,20 @@ impl Validator {
                 .pointer("/spec/parameters")
                 .unwrap_or(&Json::Null);
             ctx.add_variable_as_val("variables.params", to_val(params));
+        }
+        // `has(variables.x)` is true for every declared variable (CEL tests a field of the
+        // `variables` object): a map of their names answers it.
+        if uses & USES_VARIABLES_HAS != 0 {
+            let names = [ANY_OBJECT, PARAMS]
+                .into_iter()
+                .chain(self.variables.iter().map(|(n, _)| n.as_str()));
+            let declared: HashMap<CelMapKey, Box<dyn Val>> = names
+                .map(|n| {
+                    let v: Box<dyn Val> = Box::new(CelBool::from(true));
+                    (CelMapKey::String(CelString::from(n.to_string())), v)
+                })
+                .collect();
+            ctx.add_variable_as_val("variables", Box::new(CelMap::from(declared)));
         }
         let mut failed: Vec<(String, String)> = Vec::new();
         for (name, expr) in &self.variables {
