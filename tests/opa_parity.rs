@@ -419,3 +419,82 @@ deny contains msg if {
         );
     }
 }
+
+#[test]
+fn graphql_parse_query_and_schema_give_opas_ast() {
+    // graphql.parse_query / parse_schema failed to load on regorus 0.14.1. A GraphQL gateway's
+    // allow-list policy walks the AST as OPA returns it (gqlparser's field names).
+    let policy = r#"package main
+import rego.v1
+
+ast := graphql.parse_query(input.query)
+schema := graphql.parse_schema(input.schema)
+
+deny contains sprintf("introspection field %s is not allowed", [sel.Name]) if {
+  some op in ast.Operations
+  some sel in op.SelectionSet
+  startswith(sel.Name, "__")
+}
+
+deny contains sprintf("%s is not a query type field", [sel.Name]) if {
+  some op in ast.Operations
+  op.Operation == "query"
+  some sel in op.SelectionSet
+  not startswith(sel.Name, "__")
+  query_type := [d | some d in schema.Definitions; d.Name == "Query"][0]
+  not sel.Name in {f.Name | some f in query_type.Fields}
+}
+
+deny contains sprintf("argument %s of %s is a %v", [arg.Name, sel.Name, arg.Value.Kind]) if {
+  some op in ast.Operations
+  some sel in op.SelectionSet
+  some arg in sel.Arguments
+  arg.Value.Kind == 0
+}
+"#;
+    let input = "query: '{ __schema { types { name } } user(id: $id) { name } posts { title } }'\nschema: 'type Query { user(id: ID!): User  me: User } type User { name: String }'\n";
+    for engine in run(policy, input) {
+        assert_eq!(
+            engine,
+            vec![
+                "argument id of user is a 0".to_string(),
+                "introspection field __schema is not allowed".to_string(),
+                "posts is not a query type field".to_string(),
+            ]
+        );
+    }
+    // A query that does not parse is a builtin error, which OPA (without
+    // --strict-builtin-errors, as conftest runs it) turns into undefined: the rules that read
+    // the AST produce nothing, on both engines alike (the message itself is checked in the
+    // patched regorus's own cases).
+    for engine in run(
+        policy,
+        "query: '{ user('\nschema: 'type Query { a: Int }'\n",
+    ) {
+        assert!(engine.is_empty(), "{engine:?}");
+    }
+    // The builtins that need gqlparser's validator are not provided: a policy calling one is
+    // refused when it loads, naming the function.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package main\nimport rego.v1\n\ndeny contains \"invalid\" if not graphql.is_valid(input.query, input.schema)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in.yaml"),
+        "query: '{ a }'\nschema: 'type Query { a: Int }'\n",
+    )
+    .unwrap();
+    let (code, report) = check_json(&[
+        "check",
+        "-p",
+        dir.path().join("p.rego").to_str().unwrap(),
+        dir.path().join("in.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{report:#}");
+    assert!(
+        report["errors"].to_string().contains("graphql.is_valid"),
+        "{report:#}"
+    );
+}

@@ -27,6 +27,7 @@ mod crypto;
 mod x509;
 
 mod encoding;
+mod graphql;
 #[cfg(feature = "glob")]
 mod glob;
 #[cfg(feature = "graph")]
@@ -97,6 +98,7 @@ lazy_static! {
 	sets::register(&mut m);
 	objects::register(&mut m);
 	strings::register(&mut m);
+	graphql::register(&mut m);
 
 	#[cfg(feature = "regex")]
 	regex::register(&mut m);
