@@ -12,7 +12,7 @@ secs="${1:-120}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(parse_inputs admission_review policy_documents signatures opa_bundles)
+  targets=(parse_inputs admission_review policy_documents signatures opa_bundles cel_expressions)
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 [ -x target/debug/policyctl ] || cargo build --bin policyctl
@@ -57,6 +57,14 @@ mapfile -t sig < <(find testdata/sigstore-real -type f \( -name '*.json' -o -nam
 seed signatures 0 "${sig[@]}"
 seed signatures 1 "${sig[@]}"
 seed signatures 3 "${sig[@]}"
+# CEL: every expression of the testdata templates, against a Pod ("expression\0object").
+mkdir -p fuzz/corpus/cel_expressions
+n=0
+obj='{"metadata":{"name":"p","annotations":{"docs":"https://x.y/z"}},"spec":{"containers":[{"name":"a","image":"x","resources":{"limits":{"memory":"2Gi"}}}]}}'
+while IFS= read -r e; do
+  n=$((n + 1))
+  printf '%s\0%s' "$e" "$obj" > "fuzz/corpus/cel_expressions/seed-$n"
+done < <(grep -rhoE "expression: '.*'" testdata --include='*.yaml' | sed -E "s/^expression: '(.*)'$/\1/; s/''/'/g" | sort -u)
 mkdir -p fuzz/corpus/opa_bundles
 printf '\x01{"b": [1, 2.50, "x\\u2028"], "a": {"c": null}}' > fuzz/corpus/opa_bundles/json-seed
 
