@@ -132,8 +132,9 @@ pub fn compile(
         ));
     }
     // cel-rust's parser recurses per nesting level with large frames (an unoptimised build
-    // overflows an 8 MiB stack at ~50 nested brackets), so it runs on a thread with room to
-    // spare; the result is then held to MAX_DEPTH, which evaluation (on any thread) can afford.
+    // overflows an 8 MiB stack at ~50 nested brackets; its own limit stops it near 100), so it
+    // runs on a thread with room to spare; the result is then held to MAX_DEPTH, which
+    // evaluation (on any thread) can afford.
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("cel-compile".into())
@@ -157,7 +158,7 @@ const MAX_SOURCE: usize = 64 * 1024;
 /// Deepest expression tree accepted (cel-go's parser stops at 250 recursion levels; a tree
 /// level costs several).
 const MAX_DEPTH: usize = 100;
-const PARSE_STACK: usize = 256 * 1024 * 1024;
+const PARSE_STACK: usize = 64 * 1024 * 1024;
 /// Expressions up to this depth evaluate on the caller's stack.
 const DIRECT_DEPTH: usize = 24;
 const DEEP_STACK: usize = 16 * 1024 * 1024;
