@@ -473,8 +473,20 @@ deny contains sprintf("argument %s of %s is a %v", [arg.Name, sel.Name, arg.Valu
     ) {
         assert!(engine.is_empty(), "{engine:?}");
     }
-    // The builtins that need gqlparser's validator are not provided: a policy calling one is
-    // refused when it loads, naming the function.
+    // graphql.schema_is_valid: gqlparser's schema validation (an interface implemented
+    // without its fields, a type redeclaring a built-in scalar).
+    let schema_policy = "package main\nimport rego.v1\n\ndeny contains \"invalid schema\" if not graphql.schema_is_valid(input.schema)\n";
+    for (schema, want) in [
+        ("type Query { me: User } type User implements Node { name: String } interface Node { id: ID! }", 1),
+        ("scalar String type Query { a: String }", 1),
+        ("type Query { me: User } type User implements Node { id: ID! name: String } interface Node { id: ID! }", 0),
+    ] {
+        for engine in run(schema_policy, &format!("schema: '{schema}'\n")) {
+            assert_eq!(engine.len(), want, "{schema}: {engine:?}");
+        }
+    }
+    // The builtins that need gqlparser's query validator are not provided: a policy calling
+    // one is refused when it loads, naming the function.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("p.rego"),

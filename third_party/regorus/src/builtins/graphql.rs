@@ -29,6 +29,32 @@ use serde_json::{json, Map, Value as Json};
 pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn>) {
     m.insert("graphql.parse_query", (parse_query, 1));
     m.insert("graphql.parse_schema", (parse_schema, 1));
+    m.insert("graphql.schema_is_valid", (schema_is_valid, 1));
+}
+
+/// `graphql.schema_is_valid(schema)`: the schema (a string, or an AST object as
+/// `graphql.parse_schema` returns it) merged with gqlparser's prelude and validated as
+/// gqlparser's `ValidateSchemaDocument` does. Anything else, or a schema that does not parse,
+/// is `false`, as in OPA.
+fn schema_is_valid(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    ensure_args_count(span, "graphql.schema_is_valid", params, args, 1)?;
+    let doc = match &args[0] {
+        Value::String(text) => match Parser::new(text).schema_document() {
+            Ok(doc) => doc,
+            Err(_) => return Ok(Value::Bool(false)),
+        },
+        Value::Object(_) => match serde_json::to_value(&args[0]) {
+            Ok(doc) => doc,
+            Err(_) => return Ok(Value::Bool(false)),
+        },
+        _ => return Ok(Value::Bool(false)),
+    };
+    Ok(Value::Bool(schema::validate(&doc).is_ok()))
 }
 
 fn parse_query(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
@@ -41,12 +67,7 @@ fn parse_query(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool)
     }
 }
 
-fn parse_schema(
-    span: &Span,
-    params: &[Ref<Expr>],
-    args: &[Value],
-    _strict: bool,
-) -> Result<Value> {
+fn parse_schema(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
     let name = "graphql.parse_schema";
     ensure_args_count(span, name, params, args, 1)?;
     let text = ensure_string(name, &params[0], &args[0])?;
@@ -458,10 +479,9 @@ impl<'a> Lexer<'a> {
                 break;
             }
             if r < 0x20 && r != b'\t' {
-                return Err(self.error(format!(
-                    "Invalid character within String: \"\\u{:04}\".",
-                    r
-                )));
+                return Err(
+                    self.error(format!("Invalid character within String: \"\\u{:04}\".", r))
+                );
             }
             match r {
                 b'"' => {
@@ -484,14 +504,15 @@ impl<'a> Lexer<'a> {
                             self.end += 1;
                             self.end_runes += 1;
                             let rest = self.input.get(self.end..).unwrap_or("");
-                            return Err(self.error(format!(
-                                "Invalid character escape sequence: \\{rest}."
-                            )));
+                            return Err(
+                                self.error(format!("Invalid character escape sequence: \\{rest}."))
+                            );
                         }
                         let hex = self.input.get(self.end + 2..self.end + 6).unwrap_or("");
-                        match u32::from_str_radix(hex, 16).ok().filter(|_| {
-                            hex.bytes().all(|h| h.is_ascii_hexdigit())
-                        }) {
+                        match u32::from_str_radix(hex, 16)
+                            .ok()
+                            .filter(|_| hex.bytes().all(|h| h.is_ascii_hexdigit()))
+                        {
                             Some(v) => {
                                 b.push(char::from_u32(v).unwrap_or('\u{fffd}'));
                                 self.end += 6;
@@ -556,10 +577,9 @@ impl<'a> Lexer<'a> {
                 return Ok(t);
             }
             if r < 0x20 && r != b'\t' && r != b'\n' && r != b'\r' {
-                return Err(self.error(format!(
-                    "Invalid character within String: \"\\u{:04}\".",
-                    r
-                )));
+                return Err(
+                    self.error(format!("Invalid character within String: \"\\u{:04}\".", r))
+                );
             }
             if self.input[self.end..].starts_with("\\\"\"\"") {
                 buf.push_str("\"\"\"");
@@ -878,14 +898,20 @@ impl<'a> Parser<'a> {
 
     fn optional_selection_set(&mut self) -> Json {
         let mut selections = Vec::new();
-        self.some(Kind::BraceL, Kind::BraceR, |p| selections.push(p.selection()));
+        self.some(Kind::BraceL, Kind::BraceR, |p| {
+            selections.push(p.selection())
+        });
         Json::Array(selections)
     }
 
     fn required_selection_set(&mut self) -> Json {
         let tok = self.peek();
         if tok.kind != Kind::BraceL {
-            let msg = format!("Expected {}, found {}", Kind::BraceL.text(), tok.kind.text());
+            let msg = format!(
+                "Expected {}, found {}",
+                Kind::BraceL.text(),
+                tok.kind.text()
+            );
             self.fail(&tok, msg);
             return Json::Null;
         }
@@ -1300,7 +1326,9 @@ impl<'a> Parser<'a> {
 
     fn argument_defs(&mut self) -> Json {
         let mut args = Vec::new();
-        self.some(Kind::ParenL, Kind::ParenR, |p| args.push(p.input_value(false)));
+        self.some(Kind::ParenL, Kind::ParenR, |p| {
+            args.push(p.input_value(false))
+        });
         Json::Array(args)
     }
 
@@ -1328,7 +1356,9 @@ impl<'a> Parser<'a> {
 
     fn input_fields(&mut self) -> Json {
         let mut values = Vec::new();
-        self.some(Kind::BraceL, Kind::BraceR, |p| values.push(p.input_value(true)));
+        self.some(Kind::BraceL, Kind::BraceR, |p| {
+            values.push(p.input_value(true))
+        });
         Json::Array(values)
     }
 
@@ -1350,7 +1380,8 @@ impl<'a> Parser<'a> {
             let description = p.description();
             let name = p.name();
             let directives = p.directives(true);
-            values.push(json!({"Description": description, "Name": name, "Directives": directives}));
+            values
+                .push(json!({"Description": description, "Name": name, "Directives": directives}));
         });
         Json::Array(values)
     }
@@ -1409,6 +1440,8 @@ impl<'a> Parser<'a> {
     }
 }
 
+mod schema;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1429,20 +1462,44 @@ mod tests {
 
     #[test]
     fn block_strings() {
-        assert_eq!(block_string_value("\n    Hello,\n      World!\n\n    Yours,\n      GraphQL.\n  "), "Hello,\n  World!\n\nYours,\n  GraphQL.");
+        assert_eq!(
+            block_string_value("\n    Hello,\n      World!\n\n    Yours,\n      GraphQL.\n  "),
+            "Hello,\n  World!\n\nYours,\n  GraphQL."
+        );
         assert_eq!(block_string_value("  x"), "  x");
     }
 
     #[test]
     fn errors_as_opa_reports_them() {
-        assert_eq!(q("{").unwrap_err(), "Expected Name, found <EOF> in GraphQL string at location 1:2");
-        assert_eq!(q("notanoperation Foo { field }").unwrap_err(), "Unexpected Name \"notanoperation\" in GraphQL string at location 1:1");
-        assert_eq!(q("...").unwrap_err(), "Unexpected ... in GraphQL string at location 1:1");
-        assert_eq!(s("type Hello {}").unwrap_err(), "expected at least one definition, found } in GraphQL string at location 1:13");
-        assert_eq!(s("extend type Hello").unwrap_err(), "Unexpected <EOF> in GraphQL string at location 1:18");
+        assert_eq!(
+            q("{").unwrap_err(),
+            "Expected Name, found <EOF> in GraphQL string at location 1:2"
+        );
+        assert_eq!(
+            q("notanoperation Foo { field }").unwrap_err(),
+            "Unexpected Name \"notanoperation\" in GraphQL string at location 1:1"
+        );
+        assert_eq!(
+            q("...").unwrap_err(),
+            "Unexpected ... in GraphQL string at location 1:1"
+        );
+        assert_eq!(
+            s("type Hello {}").unwrap_err(),
+            "expected at least one definition, found } in GraphQL string at location 1:13"
+        );
+        assert_eq!(
+            s("extend type Hello").unwrap_err(),
+            "Unexpected <EOF> in GraphQL string at location 1:18"
+        );
         // A lexer error met by a peek is gqlparser's "Unexpected <Invalid>"; consumed, it is
         // the lexer's own message.
-        assert_eq!(q("{ f(a: 01) }").unwrap_err(), "Unexpected <Invalid> in GraphQL string at location 1:9");
-        assert_eq!(q("{ f(a: 1) } 'x'").unwrap_err(), "Unexpected <Invalid> in GraphQL string at location 1:13");
+        assert_eq!(
+            q("{ f(a: 01) }").unwrap_err(),
+            "Unexpected <Invalid> in GraphQL string at location 1:9"
+        );
+        assert_eq!(
+            q("{ f(a: 1) } 'x'").unwrap_err(),
+            "Unexpected <Invalid> in GraphQL string at location 1:13"
+        );
     }
 }
