@@ -562,7 +562,7 @@ impl Validator {
         let explain = |expr: &Expression, e: &ExecutionError| -> String {
             let cause = failed
                 .iter()
-                .find(|(n, _)| expr.source.contains(&format!("variables.{n}")))
+                .find(|(n, _)| mentions(&expr.source, &format!("variables.{n}")))
                 .map(|(n, err)| format!("variable {n}: {err}"))
                 .unwrap_or_else(|| error_text(e));
             format!(
@@ -639,6 +639,13 @@ impl Validator {
     }
 }
 
+/// Whether `source` reads `name` as a whole (`variables.a` is not read by `variables.ab`).
+fn mentions(source: &str, name: &str) -> bool {
+    source.match_indices(name).any(|(i, _)| {
+        !source[i + name.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// JSON as a CEL value borrowing its strings, with Kubernetes' numbers: integers are `int`
 /// (unsigned beyond int64 `uint`), other numbers `double`.
 pub fn to_val(v: &Json) -> Box<dyn Val + '_> {
@@ -677,6 +684,13 @@ mod tests {
             ctx.add_variable_as_val("object", to_val(&object));
             e.program.execute(&ctx).map_err(|e| error_text(&e))
         })
+    }
+
+    #[test]
+    fn a_failed_variable_is_named_by_whole_name() {
+        assert!(mentions("variables.a > 1", "variables.a"));
+        assert!(!mentions("variables.ab > 1", "variables.a"));
+        assert!(mentions("variables.ab + variables.a", "variables.a"));
     }
 
     #[test]
