@@ -349,8 +349,18 @@ fn review_cel(
     ns: Option<&Json>,
 ) -> Option<Vec<(String, Json)>> {
     let null = Json::Null;
-    let request = &subject.review;
-    let deleting = request.get("operation").and_then(Json::as_str) == Some("DELETE");
+    let deleting = subject.review.get("operation").and_then(Json::as_str) == Some("DELETE");
+    // Gatekeeper unsets the object of a DELETE for CEL (its Rego sees the old object there):
+    // `request.object` is null too.
+    let unset;
+    let request = if deleting && subject.review.get("object").is_some_and(|o| !o.is_null()) {
+        let mut r = subject.review.clone();
+        r["object"] = Json::Null;
+        unset = r;
+        &unset
+    } else {
+        &subject.review
+    };
     let object = if deleting {
         &null
     } else {
