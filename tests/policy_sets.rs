@@ -877,13 +877,7 @@ fn serve_swaps_to_a_newly_pushed_digest_under_load_and_keeps_the_last_good_set()
         r["response"]["allowed"], false,
         "v3 (unsigned) not in force: {r}"
     );
-    let metrics = w
-        .client()
-        .get(w.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = w.metrics();
     assert!(
         metrics.contains("what=\"remote_policies\",result=\"failure\""),
         "{metrics}"

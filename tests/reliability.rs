@@ -393,13 +393,7 @@ fn missing_certificate_files_at_reload_keep_the_current_certificate() {
     std::fs::remove_file(w.dir.path().join("tls.key")).unwrap();
     let end = Instant::now() + Duration::from_secs(10);
     loop {
-        let m = w
-            .client()
-            .get(w.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let m = w.metrics();
         if m.contains("what=\"certificate\",result=\"failure\"") {
             break;
         }
@@ -573,13 +567,7 @@ fn past_the_request_and_connection_limits_requests_are_shed_with_a_reason() {
             );
         }
     }
-    let m = w
-        .client()
-        .get(w.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let m = w.metrics();
     assert!(m.contains("policyctl_shed_requests_total"), "{m}");
     // Over: everything is answered again.
     for i in 0..2 {

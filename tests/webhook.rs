@@ -571,13 +571,7 @@ fn scoped_enforcement_actions_at_the_validation_point() {
         "a warning: {body:#}"
     );
     // Gatekeeper's metric names and labels, beside policyctl's.
-    let m = w
-        .client()
-        .get(w.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let m = w.metrics();
     for line in [
         "gatekeeper_validation_request_count_total{admission_status=\"deny\",admission_dryrun=\"false\"} 1",
         "gatekeeper_validation_request_count_total{admission_status=\"allow\",admission_dryrun=\"false\"} 1",
@@ -595,18 +589,12 @@ fn scoped_enforcement_actions_at_the_validation_point() {
     let files = tempfile::tempdir().unwrap();
     std::fs::write(files.path().join("pod.json"), pod.to_string()).unwrap();
     std::fs::write(files.path().join("cm.json"), cm.to_string()).unwrap();
-    let out = common::policyctl()
-        .args([
-            "check",
-            "-o",
-            "json",
-            "-p",
-            dir.path().to_str().unwrap(),
-            files.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report) = common::check_json(&[
+        "check",
+        "-p",
+        dir.path().to_str().unwrap(),
+        files.path().to_str().unwrap(),
+    ]);
     let policies: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
@@ -618,5 +606,5 @@ fn scoped_enforcement_actions_at_the_validation_point() {
         vec!["K8sRequiredLabels/warn-here-deny-in-ci"],
         "{report:#}"
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, 1);
 }

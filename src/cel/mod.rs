@@ -480,16 +480,7 @@ impl Validator {
 
     /// The top-level bindings any expression reads.
     fn uses(&self) -> u8 {
-        let names = self
-            .variables
-            .iter()
-            .chain(&self.match_conditions)
-            .map(|(_, e)| e);
-        let validations = self
-            .validations
-            .iter()
-            .flat_map(|v| std::iter::once(&v.expression).chain(v.message_expression.as_ref()));
-        names.chain(validations).fold(0, |acc, e| acc | e.uses)
+        self.expressions().fold(0, |acc, e| acc | e.uses)
     }
 
     fn evaluate_in<'v>(&self, root: &Context<'_, 'v>, b: &'v Bindings<'v>) -> Verdict {

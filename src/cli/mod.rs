@@ -185,6 +185,13 @@ pub struct PolicyArgs {
     )]
     pub rego_engine: crate::eval::RegoEngine,
 
+    #[command(flatten)]
+    pub gatekeeper: GatekeeperEngineArg,
+}
+
+/// `--gatekeeper-engine`, shared by `check`, `serve` (through `PolicyArgs`) and `test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatekeeperEngineArg {
     /// Which engine runs Gatekeeper ConstraintTemplates that carry both Rego and CEL
     /// (`code` entries `Rego` and `K8sNativeValidation`), as Gatekeeper's engine preference
     /// does: `rego` (the default) or `cel`. A template with one source runs it in either mode.
@@ -216,7 +223,7 @@ impl PolicyArgs {
             data_paths: self.data.clone(),
             rego_version: self.rego_version,
             include_tests: false,
-            gatekeeper_engine: self.gatekeeper_engine,
+            gatekeeper_engine: self.gatekeeper.gatekeeper_engine,
             ..Default::default()
         }
     }

@@ -55,17 +55,8 @@ pub struct Args {
     #[command(flatten)]
     pub remote: super::remote_args::RemotePolicyArgs,
 
-    /// Which engine runs Gatekeeper ConstraintTemplates that carry both Rego and CEL
-    /// (`code` entries `Rego` and `K8sNativeValidation`), as Gatekeeper's engine preference
-    /// does: `rego` (the default) or `cel`. A template with one source runs it in either mode.
-    #[arg(
-        long,
-        value_enum,
-        value_name = "ENGINE",
-        default_value = "rego",
-        env = "POLICYCTL_GATEKEEPER_ENGINE"
-    )]
-    pub gatekeeper_engine: crate::policy::gatekeeper::TemplateEngine,
+    #[command(flatten)]
+    pub gatekeeper: super::GatekeeperEngineArg,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -87,7 +78,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
         data_paths: args.data.clone(),
         rego_version: args.rego_version,
         include_tests: true,
-        gatekeeper_engine: args.gatekeeper_engine,
+        gatekeeper_engine: args.gatekeeper.gatekeeper_engine,
         ..Default::default()
     };
     let (fetch_errors, _) = args.remote.resolve(&mut opts, &args.insecure_registry)?;

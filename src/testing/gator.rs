@@ -150,16 +150,7 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
                     continue;
                 };
                 let test_skip = test.get("skip").and_then(Json::as_bool).unwrap_or(false);
-                let expansion: Vec<PathBuf> = test
-                    .get("expansion")
-                    .and_then(Json::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Json::as_str)
-                            .map(|p| dir.join(p))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let expansion = paths(&test, "expansion", &dir);
                 for case in test
                     .get("cases")
                     .and_then(Json::as_array)
@@ -181,16 +172,7 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
                             .get("object")
                             .and_then(Json::as_str)
                             .map(|p| dir.join(p)),
-                        inventory: case
-                            .get("inventory")
-                            .and_then(Json::as_array)
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(Json::as_str)
-                                    .map(|p| dir.join(p))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
+                        inventory: paths(&case, "inventory", &dir),
                         expansion: expansion.clone(),
                         assertions: case
                             .get("assertions")
@@ -206,6 +188,19 @@ pub fn cases(sources: &[Source]) -> (Vec<Case>, Vec<TestResult>) {
         }
     }
     (out, broken)
+}
+
+/// A list of paths under `key`, relative to the suite's directory.
+fn paths(v: &Json, key: &str, dir: &Path) -> Vec<PathBuf> {
+    v.get(key)
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Json::as_str)
+                .map(|p| dir.join(p))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn find_line(text: &str, case_name: &str) -> Option<usize> {

@@ -130,6 +130,16 @@ impl Webhook {
         client(&self.ca.pem)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics(&self) -> String {
+        self.client()
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// POSTs an AdmissionReview; returns (HTTP status, body).
     pub fn review(&self, body: &Value) -> (u16, Value) {
         self.post("/validate?timeout=10s", body)
