@@ -49,7 +49,9 @@ cp "$stage/policyctl.cdx.json" "$out/$name.cdx.json"
 check="$(mktemp -d)"
 (cd "$out" && sha256sum -c --quiet "$name.tar.gz.sha256")
 tar -C "$check" -xzf "$out/$name.tar.gz"
-"$check/$name/policyctl" version | grep -q "^policyctl $version$"
+# Captured first: `| grep -q` closes the pipe at the first match, racing the rest of the output.
+unpacked_version="$("$check/$name/policyctl" version)"
+grep -q "^policyctl $version$" <<<"$unpacked_version" || { echo "release: the unpacked binary says: $unpacked_version" >&2; exit 1; }
 rm -rf "$check"
 size="$(stat -c %s "$stage/policyctl")"
 echo "release: $out/$name.tar.gz (binary $((size / 1024 / 1024)) MiB, $size bytes, profile $profile)"

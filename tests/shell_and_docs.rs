@@ -151,3 +151,30 @@ fn version_names_the_commit_and_the_engines() {
         format!("policyctl {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// `policyctl version | grep -q …` closes the pipe at the first match: every verb that prints
+/// must end as it would have (no panic, same exit code) when stdout is closed under it.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    for args in [
+        &["version"][..],
+        &["--version"],
+        &["completion", "bash"],
+        &["man"],
+        &["check", "testdata/k8s"],
+    ] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("policyctl"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // closed before the child writes a byte
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        let expected = if args[0] == "check" { 1 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {stderr}");
+    }
+}

@@ -2,7 +2,6 @@
 //! generated from the same clap definition as the parser so they never drift from the flags.
 
 use clap::CommandFactory;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// `policyctl version` and `policyctl --version`: what was built, from what, with which
@@ -49,7 +48,7 @@ pub(super) fn completion(args: CompletionArgs) -> anyhow::Result<u8> {
     let mut cmd = super::Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "policyctl", &mut out);
-    std::io::stdout().write_all(&out)?;
+    super::emit(out)?;
     Ok(0)
 }
 
@@ -67,13 +66,13 @@ pub(super) fn man(args: ManArgs) -> anyhow::Result<u8> {
         None => {
             let mut out = Vec::new();
             clap_mangen::Man::new(cmd).render(&mut out)?;
-            std::io::stdout().write_all(&out)?;
+            super::emit(out)?;
         }
     }
     Ok(0)
 }
 
 pub(super) fn version() -> anyhow::Result<u8> {
-    println!("policyctl {LONG_VERSION}");
+    super::emit(format!("policyctl {LONG_VERSION}\n"))?;
     Ok(0)
 }

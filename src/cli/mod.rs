@@ -230,9 +230,9 @@ impl PolicyArgs {
 }
 
 /// Writes a rendered report to stdout; a closed pipe (`| head`) is not an error.
-pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(text.as_ref()).and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

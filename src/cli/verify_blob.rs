@@ -80,13 +80,14 @@ pub(super) fn run(args: Args) -> anyhow::Result<u8> {
             Subject::Bytes(&bytes)
         }
     };
-    let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     match bundle::verify(&bundle_json, subject, &signer, &root) {
         Ok(v) => {
             match (v.identity, v.issuer) {
-                (Some(id), Some(iss)) => writeln!(stdout, "Verified OK ({id}, issuer {iss})")?,
-                _ => writeln!(stdout, "Verified OK")?,
+                (Some(id), Some(iss)) => {
+                    super::emit(format!("Verified OK ({id}, issuer {iss})\n"))?
+                }
+                _ => super::emit("Verified OK\n")?,
             }
             Ok(0)
         }
