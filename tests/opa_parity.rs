@@ -485,28 +485,42 @@ deny contains sprintf("argument %s of %s is a %v", [arg.Name, sel.Name, arg.Valu
             assert_eq!(engine.len(), want, "{schema}: {engine:?}");
         }
     }
-    // The builtins that need gqlparser's query validator are not provided: a policy calling
-    // one is refused when it loads, naming the function.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("p.rego"),
-        "package main\nimport rego.v1\n\ndeny contains \"invalid\" if not graphql.is_valid(input.query, input.schema)\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("in.yaml"),
-        "query: '{ a }'\nschema: 'type Query { a: Int }'\n",
-    )
-    .unwrap();
-    let (code, report) = check_json(&[
-        "check",
-        "-p",
-        dir.path().join("p.rego").to_str().unwrap(),
-        dir.path().join("in.yaml").to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{report:#}");
-    assert!(
-        report["errors"].to_string().contains("graphql.is_valid"),
-        "{report:#}"
-    );
+    // graphql.is_valid / parse / parse_and_verify: the query validated against the schema with
+    // gqlparser's rules (failed to load before this patch). A gateway policy that admits only
+    // valid queries, and reads the AST only of those: an unknown field, a missing required
+    // argument, an undefined variable and a wrong argument type are each invalid.
+    let gateway = r#"package main
+import rego.v1
+
+deny contains "query does not validate against the schema" if not graphql.is_valid(input.query, input.schema)
+
+deny contains sprintf("%s needs the admin role", [sel.Name]) if {
+  [true, ast, _] := graphql.parse_and_verify(input.query, input.schema)
+  some op in ast.Operations
+  some sel in op.SelectionSet
+  sel.Name == "users"
+  not "admin" in input.roles
+}
+
+deny contains "parse disagrees with parse_and_verify" if {
+  [valid, _, _] := graphql.parse_and_verify(input.query, input.schema)
+  valid != is_array(graphql.parse(input.query, input.schema))
+}
+"#;
+    let schema = "type Query { me: User users(first: Int!): [User] } type User { name: String }";
+    for (query, roles, want) in [
+        ("{ me { name } }", "[]", vec![]),
+        ("query Q($n: Int!) { users(first: $n) { name } }", "[]", vec!["users needs the admin role"]),
+        ("query Q($n: Int!) { users(first: $n) { name } }", "[admin]", vec![]),
+        ("{ me { name email } }", "[]", vec!["query does not validate against the schema"]),
+        ("{ users { name } }", "[admin]", vec!["query does not validate against the schema"]),
+        ("{ users(first: $n) { name } }", "[admin]", vec!["query does not validate against the schema"]),
+        ("{ users(first: \\\"ten\\\") { name } }", "[admin]", vec!["query does not validate against the schema"]),
+        ("{ me }", "[]", vec!["query does not validate against the schema"]),
+    ] {
+        let input = format!("query: \"{query}\"\nschema: '{schema}'\nroles: {roles}\n");
+        for engine in run(gateway, &input) {
+            assert_eq!(engine, want, "{query}");
+        }
+    }
 }

@@ -13,8 +13,9 @@
 //! (no `Position`, no nulls, no empty lists or objects). Errors carry gqlparser's message and
 //! OPA's "in GraphQL string at location line:column".
 //!
-//! The builtins that validate a query against a schema (`graphql.is_valid`, `parse`,
-//! `parse_and_verify`, `schema_is_valid`) need gqlparser's validator and are not provided.
+//! `graphql.is_valid`, `graphql.parse` and `graphql.parse_and_verify` validate the query against
+//! the schema (merged with gqlparser's prelude) with gqlparser's rules (`graphql/validate.rs`);
+//! `graphql.schema_is_valid` validates a schema alone (`graphql/schema.rs`).
 
 use crate::ast::{Expr, Ref};
 use crate::builtins;
@@ -30,6 +31,127 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("graphql.parse_query", (parse_query, 1));
     m.insert("graphql.parse_schema", (parse_schema, 1));
     m.insert("graphql.schema_is_valid", (schema_is_valid, 1));
+    m.insert("graphql.is_valid", (is_valid, 2));
+    m.insert("graphql.parse", (parse, 2));
+    m.insert("graphql.parse_and_verify", (parse_and_verify, 2));
+}
+
+/// A query or schema operand: a string is parsed, an object is taken as the AST (as OPA decodes
+/// it into gqlparser's structs); `None` for any other type.
+fn document(v: &Value, schema: bool) -> Option<core::result::Result<Json, GqlError>> {
+    match v {
+        Value::String(text) => Some(if schema {
+            Parser::new(text).schema_document()
+        } else {
+            Parser::new(text).query_document()
+        }),
+        Value::Object(_) => Some(Ok(serde_json::to_value(v).unwrap_or(Json::Null))),
+        _ => None,
+    }
+}
+
+/// OPA's `validateQuery` message: the first error's text (gqlparser's list of errors, each
+/// `input:line:col: message`, split at the first three colons) and its location.
+fn validation_message(errors: &[validate::Error]) -> String {
+    let mut list = String::new();
+    for e in errors {
+        list.push_str("input");
+        if let Some(p) = e.pos.filter(|p| p.line > 0) {
+            list.push_str(&format!(":{}:{}", p.line, p.column));
+        }
+        list.push_str(": ");
+        list.push_str(&e.message);
+        list.push('\n');
+    }
+    let parts: Vec<&str> = list.splitn(4, ':').collect();
+    if parts.len() < 4 {
+        return list.trim_end().to_string();
+    }
+    let msg = parts[3].trim_start_matches(' ');
+    let msg = msg.strip_suffix(".\n").unwrap_or(msg);
+    format!(
+        "{msg} in GraphQL query string at location {}:{}",
+        parts[1], parts[2]
+    )
+}
+
+/// Validates the query against the schema as OPA's builtins do: the schema is converted (and
+/// validated) first, then the query.
+fn verify(query: &Json, schema: &Json) -> core::result::Result<(), String> {
+    let schema = schema::validate(schema)
+        .map_err(|e| format!("Error in gqlparser SchemaDocument to Schema conversion: {e}"))?;
+    let errors = validate::validate(&schema, query);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation_message(&errors))
+    }
+}
+
+/// `graphql.is_valid(query, schema)`: `false` for anything that does not parse or validate.
+fn is_valid(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
+    ensure_args_count(span, "graphql.is_valid", params, args, 2)?;
+    let ok = match (document(&args[0], false), document(&args[1], true)) {
+        (Some(Ok(q)), Some(Ok(s))) => verify(&q, &s).is_ok(),
+        _ => false,
+    };
+    Ok(Value::Bool(ok))
+}
+
+/// `graphql.parse(query, schema)`: both ASTs when the query is valid against the schema,
+/// otherwise an error naming the first problem.
+fn parse(span: &Span, params: &[Ref<Expr>], args: &[Value], _strict: bool) -> Result<Value> {
+    let name = "graphql.parse";
+    ensure_args_count(span, name, params, args, 2)?;
+    let mut docs = Vec::new();
+    for (i, schema) in [(0_usize, false), (1, true)] {
+        match document(&args[i], schema) {
+            Some(Ok(doc)) => docs.push(doc),
+            Some(Err(e)) => bail!(span.error(&format!("{name}: {e}"))),
+            None => bail!(params[i].span().error(&format!(
+                "{name}: operand {} must be one of {{string, object}} but got {}",
+                i + 1,
+                type_name(&args[i])
+            ))),
+        }
+    }
+    if let Err(e) = verify(&docs[0], &docs[1]) {
+        bail!(span.error(&format!("{name}: {e}")));
+    }
+    let schema = docs.pop().unwrap_or_default();
+    let query = docs.pop().unwrap_or_default();
+    Ok(Value::from(json!([prune(query), prune(schema)])))
+}
+
+/// `graphql.parse_and_verify(query, schema)`: `[true, query AST, schema AST]`, or
+/// `[false, {}, {}]` for anything that does not parse or validate.
+fn parse_and_verify(
+    span: &Span,
+    params: &[Ref<Expr>],
+    args: &[Value],
+    _strict: bool,
+) -> Result<Value> {
+    ensure_args_count(span, "graphql.parse_and_verify", params, args, 2)?;
+    if let (Some(Ok(q)), Some(Ok(s))) = (document(&args[0], false), document(&args[1], true)) {
+        if verify(&q, &s).is_ok() {
+            return Ok(Value::from(json!([true, prune(q), prune(s)])));
+        }
+    }
+    Ok(Value::from(json!([false, {}, {}])))
+}
+
+/// OPA's name of a value's type in operand errors.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Set(_) => "set",
+        Value::Object(_) => "object",
+        Value::Undefined => "undefined",
+    }
 }
 
 /// `graphql.schema_is_valid(schema)`: the schema (a string, or an AST object as
@@ -209,6 +331,7 @@ fn go_quote(s: &str) -> String {
 }
 
 /// A located error, formatted as OPA reports it.
+#[derive(Debug)]
 struct GqlError {
     message: String,
     line: usize,
@@ -833,12 +956,21 @@ impl<'a> Parser<'a> {
         self.finish(doc)
     }
 
+    /// The next token's line and column, as the validator reports them (`Position` is pruned
+    /// from every AST the builtins return, as OPA prunes it).
+    fn position(&mut self) -> Json {
+        let t = self.peek();
+        json!({"Line": t.line, "Column": t.column})
+    }
+
     fn operation_definition(&mut self) -> Json {
+        let position = self.position();
         if self.peek().kind == Kind::BraceL {
             let selection_set = self.required_selection_set();
             return json!({
                 "Operation": "query", "Name": "", "VariableDefinitions": null,
                 "Directives": null, "SelectionSet": selection_set, "Comment": null,
+                "Position": position,
             });
         }
         let operation = self.operation_type();
@@ -853,6 +985,7 @@ impl<'a> Parser<'a> {
         json!({
             "Operation": operation, "Name": name, "VariableDefinitions": variables,
             "Directives": directives, "SelectionSet": selection_set, "Comment": null,
+            "Position": position,
         })
     }
 
@@ -876,6 +1009,7 @@ impl<'a> Parser<'a> {
     }
 
     fn variable_definition(&mut self) -> Json {
+        let position = self.position();
         let variable = self.variable();
         self.expect(Kind::Colon);
         let typ = self.type_reference();
@@ -887,7 +1021,7 @@ impl<'a> Parser<'a> {
         let directives = self.directives(false);
         json!({
             "Variable": variable, "Type": typ, "DefaultValue": default, "Directives": directives,
-            "Comment": null, "Definition": null, "Used": false,
+            "Comment": null, "Definition": null, "Used": false, "Position": position,
         })
     }
 
@@ -926,6 +1060,7 @@ impl<'a> Parser<'a> {
     }
 
     fn field(&mut self) -> Json {
+        let position = self.position();
         let alias = self.name();
         let name = if self.skip(Kind::Colon) {
             self.name()
@@ -942,22 +1077,24 @@ impl<'a> Parser<'a> {
         json!({
             "Alias": alias, "Name": name, "Arguments": arguments, "Directives": directives,
             "SelectionSet": selection_set, "Comment": null, "Definition": null,
-            "ObjectDefinition": null,
+            "ObjectDefinition": null, "Position": position,
         })
     }
 
     fn arguments(&mut self, is_const: bool) -> Json {
         let mut args = Vec::new();
         self.many(Kind::ParenL, Kind::ParenR, |p| {
+            let position = p.position();
             let name = p.name();
             p.expect(Kind::Colon);
             let value = p.value_literal(is_const);
-            args.push(json!({"Name": name, "Value": value, "Comment": null}));
+            args.push(json!({"Name": name, "Value": value, "Comment": null, "Position": position}));
         });
         Json::Array(args)
     }
 
     fn fragment(&mut self) -> Json {
+        let position = self.position();
         self.expect(Kind::Spread);
         let peek = self.peek();
         if peek.kind == Kind::Name && peek.value != "on" {
@@ -965,7 +1102,7 @@ impl<'a> Parser<'a> {
             let directives = self.directives(false);
             return json!({
                 "Name": name, "Directives": directives, "ObjectDefinition": null,
-                "Definition": null, "Comment": null,
+                "Definition": null, "Comment": null, "Position": position,
             });
         }
         let mut type_condition = String::new();
@@ -978,10 +1115,12 @@ impl<'a> Parser<'a> {
         json!({
             "TypeCondition": type_condition, "Directives": directives,
             "SelectionSet": selection_set, "ObjectDefinition": null, "Comment": null,
+            "Position": position,
         })
     }
 
     fn fragment_definition(&mut self) -> Json {
+        let position = self.position();
         self.expect_keyword("fragment");
         let name = self.fragment_name();
         let variables = self.variable_definitions();
@@ -992,7 +1131,7 @@ impl<'a> Parser<'a> {
         json!({
             "Name": name, "VariableDefinition": variables, "TypeCondition": type_condition,
             "Directives": directives, "SelectionSet": selection_set, "Definition": null,
-            "Comment": null,
+            "Comment": null, "Position": position,
         })
     }
 
@@ -1004,15 +1143,17 @@ impl<'a> Parser<'a> {
         self.name()
     }
 
-    fn value(raw: String, children: Json, kind: u8) -> Json {
+    fn value(raw: String, children: Json, kind: u8, position: Json) -> Json {
         json!({
             "Raw": raw, "Children": children, "Kind": kind, "Comment": null, "Definition": null,
             "VariableDefinition": null, "ExpectedType": null, "ExpectedTypeHasDefault": false,
+            "Position": position,
         })
     }
 
     fn value_literal(&mut self, is_const: bool) -> Json {
         let token = self.peek();
+        let position = json!({"Line": token.line, "Column": token.column});
         let kind = match token.kind {
             Kind::BracketL => {
                 let mut values = Vec::new();
@@ -1020,17 +1161,18 @@ impl<'a> Parser<'a> {
                     let v = p.value_literal(is_const);
                     values.push(json!({"Name": "", "Value": v, "Comment": null}));
                 });
-                return Self::value(String::new(), Json::Array(values), 8);
+                return Self::value(String::new(), Json::Array(values), 8, position);
             }
             Kind::BraceL => {
                 let mut fields = Vec::new();
                 self.many(Kind::BraceL, Kind::BraceR, |p| {
+                    let at = p.position();
                     let name = p.name();
                     p.expect(Kind::Colon);
                     let v = p.value_literal(is_const);
-                    fields.push(json!({"Name": name, "Value": v, "Comment": null}));
+                    fields.push(json!({"Name": name, "Value": v, "Comment": null, "Position": at}));
                 });
-                return Self::value(String::new(), Json::Array(fields), 9);
+                return Self::value(String::new(), Json::Array(fields), 9, position);
             }
             Kind::Dollar => {
                 if is_const {
@@ -1038,7 +1180,7 @@ impl<'a> Parser<'a> {
                     return Json::Null;
                 }
                 let name = self.variable();
-                return Self::value(name, Json::Null, 0);
+                return Self::value(name, Json::Null, 0, position);
             }
             Kind::Int => 1,
             Kind::Float => 2,
@@ -1055,7 +1197,7 @@ impl<'a> Parser<'a> {
             }
         };
         self.next();
-        Self::value(token.value, Json::Null, kind)
+        Self::value(token.value, Json::Null, kind, position)
     }
 
     fn directives(&mut self, is_const: bool) -> Json {
@@ -1064,12 +1206,13 @@ impl<'a> Parser<'a> {
             if self.err.is_some() {
                 break;
             }
+            let position = self.position();
             self.expect(Kind::At);
             let name = self.name();
             let arguments = self.arguments(is_const);
             directives.push(json!({
                 "Name": name, "Arguments": arguments, "ParentDefinition": null,
-                "Definition": null, "Location": "",
+                "Definition": null, "Location": "", "Position": position,
             }));
         }
         Json::Array(directives)
@@ -1441,6 +1584,7 @@ impl<'a> Parser<'a> {
 }
 
 mod schema;
+mod validate;
 
 #[cfg(test)]
 mod tests {

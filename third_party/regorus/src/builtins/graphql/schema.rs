@@ -110,15 +110,15 @@ enum __DirectiveLocation {
 }
 "#;
 
-#[derive(Clone, Debug, Default)]
-struct Ty {
-    named: String,
-    elem: Option<Box<Ty>>,
-    non_null: bool,
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Ty {
+    pub(super) named: String,
+    pub(super) elem: Option<Box<Ty>>,
+    pub(super) non_null: bool,
 }
 
 impl Ty {
-    fn from(j: &Json) -> Ty {
+    pub(super) fn from(j: &Json) -> Ty {
         Ty {
             named: str_of(j, "NamedType"),
             elem: j
@@ -129,8 +129,28 @@ impl Ty {
         }
     }
 
+    fn named(name: &str, non_null: bool) -> Ty {
+        Ty {
+            named: name.to_string(),
+            elem: None,
+            non_null,
+        }
+    }
+
+    /// `Type.String()`: `[Elem]` or the name, `!` when non-null.
+    pub(super) fn string(&self) -> String {
+        let mut s = match &self.elem {
+            Some(e) if self.named.is_empty() => format!("[{}]", e.string()),
+            _ => self.named.clone(),
+        };
+        if self.non_null {
+            s.push('!');
+        }
+        s
+    }
+
     /// `Type.Name()`: the named type inside any lists.
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         match (&self.elem, self.named.is_empty()) {
             (Some(e), true) => e.name(),
             _ => &self.named,
@@ -138,7 +158,7 @@ impl Ty {
     }
 
     /// `Type.IsCompatible`.
-    fn is_compatible(&self, other: &Ty) -> bool {
+    pub(super) fn is_compatible(&self, other: &Ty) -> bool {
         if self.named != other.named {
             return false;
         }
@@ -155,38 +175,67 @@ impl Ty {
 }
 
 #[derive(Clone, Debug, Default)]
-struct Arg {
-    name: String,
-    ty: Ty,
-    has_default: bool,
+pub(super) struct Arg {
+    pub(super) name: String,
+    pub(super) ty: Ty,
+    /// The kind of the default value (`Value.Kind`), when there is one.
+    pub(super) default: Option<u8>,
+    directives: Vec<String>,
+}
+
+impl Arg {
+    fn has_default(&self) -> bool {
+        self.default.is_some()
+    }
+}
+
+/// A field definition; input object fields are the same shape (their default in `default`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Field {
+    pub(super) name: String,
+    pub(super) ty: Ty,
+    pub(super) args: Vec<Arg>,
+    pub(super) default: Option<u8>,
     directives: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
-struct Field {
-    name: String,
-    ty: Ty,
-    args: Vec<Arg>,
-    directives: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Def {
-    kind: String,
-    name: String,
-    fields: Vec<Field>,
-    interfaces: Vec<String>,
+pub(super) struct Def {
+    pub(super) kind: String,
+    pub(super) name: String,
+    pub(super) fields: Vec<Field>,
+    pub(super) interfaces: Vec<String>,
     types: Vec<String>,
-    enum_values: Vec<String>,
+    pub(super) enum_values: Vec<String>,
     directives: Vec<String>,
     builtin: bool,
 }
 
+impl Def {
+    /// `Fields.ForName`.
+    pub(super) fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+    pub(super) fn is_composite(&self) -> bool {
+        matches!(self.kind.as_str(), "OBJECT" | "INTERFACE" | "UNION")
+    }
+    pub(super) fn is_leaf(&self) -> bool {
+        matches!(self.kind.as_str(), "ENUM" | "SCALAR")
+    }
+    pub(super) fn is_abstract(&self) -> bool {
+        matches!(self.kind.as_str(), "INTERFACE" | "UNION")
+    }
+    pub(super) fn is_input(&self) -> bool {
+        is_input_kind(&self.kind)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
-struct DirDef {
-    name: String,
-    args: Vec<Arg>,
-    locations: Vec<String>,
+pub(super) struct DirDef {
+    pub(super) name: String,
+    pub(super) args: Vec<Arg>,
+    pub(super) locations: Vec<String>,
+    pub(super) repeatable: bool,
 }
 
 fn str_of(j: &Json, key: &str) -> String {
@@ -215,11 +264,17 @@ fn directive_names(j: &Json) -> Vec<String> {
     list(j, "Directives").map(|d| str_of(d, "Name")).collect()
 }
 
+fn default_kind(j: &Json) -> Option<u8> {
+    j.get("DefaultValue")
+        .filter(|d| !d.is_null())
+        .map(|d| d.get("Kind").and_then(Json::as_u64).unwrap_or(0) as u8)
+}
+
 fn arg(j: &Json) -> Arg {
     Arg {
         name: str_of(j, "Name"),
         ty: j.get("Type").map(Ty::from).unwrap_or_default(),
-        has_default: j.get("DefaultValue").is_some_and(|d| !d.is_null()),
+        default: default_kind(j),
         directives: directive_names(j),
     }
 }
@@ -233,6 +288,7 @@ fn def(j: &Json, builtin: bool) -> Def {
                 name: str_of(f, "Name"),
                 ty: f.get("Type").map(Ty::from).unwrap_or_default(),
                 args: list(f, "Arguments").map(arg).collect(),
+                default: default_kind(f),
                 directives: directive_names(f),
             })
             .collect(),
@@ -244,10 +300,39 @@ fn def(j: &Json, builtin: bool) -> Def {
     }
 }
 
-struct Schema {
-    types: BTreeMap<String, Def>,
-    directives: BTreeMap<String, DirDef>,
-    possible_types: BTreeMap<String, Vec<String>>,
+pub(super) struct Schema {
+    pub(super) types: BTreeMap<String, Def>,
+    pub(super) directives: BTreeMap<String, DirDef>,
+    pub(super) possible_types: BTreeMap<String, Vec<String>>,
+    /// The root operation types, by name.
+    pub(super) query: Option<String>,
+    pub(super) mutation: Option<String>,
+    pub(super) subscription: Option<String>,
+    /// The definition the walker gives `__typename` on any type.
+    pub(super) typename: Field,
+}
+
+impl Schema {
+    pub(super) fn get(&self, name: &str) -> Option<&Def> {
+        self.types.get(name)
+    }
+    /// `GetPossibleTypes`.
+    pub(super) fn possible(&self, name: &str) -> impl Iterator<Item = &Def> {
+        self.possible_types
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.types.get(n))
+    }
+    pub(super) fn root(&self, operation: &str) -> Option<&Def> {
+        let name = match operation {
+            "query" | "" => &self.query,
+            "mutation" => &self.mutation,
+            "subscription" => &self.subscription,
+            _ => &None,
+        };
+        name.as_deref().and_then(|n| self.types.get(n))
+    }
 }
 
 type Check = core::result::Result<(), String>;
@@ -256,8 +341,9 @@ fn quote(s: &str) -> String {
     super::go_quote(s)
 }
 
-/// Validates a schema document (its JSON AST) after the prelude.
-pub fn validate(doc: &Json) -> Check {
+/// Validates a schema document (its JSON AST) after the prelude, and returns the schema the
+/// query validator uses (roots resolved, `__schema` and `__type` added to the query type).
+pub(super) fn validate(doc: &Json) -> core::result::Result<Schema, String> {
     let prelude = Parser::new(PRELUDE)
         .schema_document()
         .map_err(|e| format!("prelude: {e}"))?;
@@ -273,6 +359,14 @@ pub fn validate(doc: &Json) -> Check {
         types: BTreeMap::new(),
         directives: BTreeMap::new(),
         possible_types: BTreeMap::new(),
+        query: None,
+        mutation: None,
+        subscription: None,
+        typename: Field {
+            name: "__typename".into(),
+            ty: Ty::named("String", false),
+            ..Default::default()
+        },
     };
     let mut order: Vec<String> = Vec::new();
     for d in definitions {
@@ -348,6 +442,10 @@ pub fn validate(doc: &Json) -> Check {
                 name,
                 args: list(dir, "Arguments").map(arg).collect(),
                 locations: names(dir, "Locations"),
+                repeatable: dir
+                    .get("IsRepeatable")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false),
             },
         );
     }
@@ -357,6 +455,7 @@ pub fn validate(doc: &Json) -> Check {
             "Cannot have multiple schema entry points, consider schema extensions instead.".into(),
         );
     }
+    let explicit_schema = !roots.is_empty();
     for root in roots.into_iter().chain(list(doc, "SchemaExtension")) {
         for entry in list(root, "OperationTypes") {
             let ty = str_of(entry, "Type");
@@ -365,6 +464,12 @@ pub fn validate(doc: &Json) -> Check {
                     "Schema root {} refers to a type {ty} that does not exist.",
                     str_of(entry, "Operation")
                 ));
+            }
+            match str_of(entry, "Operation").as_str() {
+                "query" => schema.query = Some(ty),
+                "mutation" => schema.mutation = Some(ty),
+                "subscription" => schema.subscription = Some(ty),
+                _ => {}
             }
         }
     }
@@ -376,7 +481,38 @@ pub fn validate(doc: &Json) -> Check {
         validate_name(&d.name)?;
         validate_args(&schema, &d.args, Some(&d.name))?;
     }
-    Ok(())
+    // Root names are inferred only without a `schema` definition.
+    if !explicit_schema {
+        for (slot, name) in [
+            (&mut schema.query, "Query"),
+            (&mut schema.mutation, "Mutation"),
+            (&mut schema.subscription, "Subscription"),
+        ] {
+            if slot.is_none() && schema.types.contains_key(name) {
+                *slot = Some(name.to_string());
+            }
+        }
+    }
+    if let Some(q) = schema.query.clone() {
+        if let Some(def) = schema.types.get_mut(&q) {
+            def.fields.push(Field {
+                name: "__schema".into(),
+                ty: Ty::named("__Schema", true),
+                ..Default::default()
+            });
+            def.fields.push(Field {
+                name: "__type".into(),
+                ty: Ty::named("__Type", false),
+                args: vec![Arg {
+                    name: "name".into(),
+                    ty: Ty::named("String", true),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+        }
+    }
+    Ok(schema)
 }
 
 fn validate_name(name: &str) -> Check {
@@ -573,8 +709,11 @@ fn validate_implements(schema: &Schema, d: &Def, intf_name: &str) -> Check {
         };
         if !is_covariant(schema, &required.ty, &found.ty) {
             return Err(format!(
-                "For {} to implement {} the field {} must have the right type.",
-                d.name, intf.name, required.name
+                "For {} to implement {} the field {} must have type {}.",
+                d.name,
+                intf.name,
+                required.name,
+                required.ty.string()
             ));
         }
         for ra in &required.args {
@@ -592,7 +731,9 @@ fn validate_implements(schema: &Schema, d: &Def, intf_name: &str) -> Check {
             }
         }
         for fa in &found.args {
-            if !required.args.iter().any(|a| a.name == fa.name) && fa.ty.non_null && !fa.has_default
+            if !required.args.iter().any(|a| a.name == fa.name)
+                && fa.ty.non_null
+                && !fa.has_default()
             {
                 return Err(format!(
                     "For {} to implement {} any additional arguments on {} must be optional or have a default value but {} is required.",
