@@ -778,7 +778,13 @@ struct Parser<'a> {
     peeked: Option<Result<Token, GqlError>>,
     prev: Token,
     err: Option<GqlError>,
+    /// Bracket nesting: gqlparser has no limit (Go's stacks grow); here a document nested
+    /// deeper than `MAX_DEPTH` is an error rather than a stack overflow of the evaluating thread.
+    depth: usize,
 }
+
+/// Far beyond any real query or schema (GraphQL servers commonly cap queries at 10–20 levels).
+const MAX_DEPTH: usize = 128;
 
 type Fallible<T> = core::result::Result<T, GqlError>;
 
@@ -794,6 +800,7 @@ impl<'a> Parser<'a> {
                 column: 1,
             },
             err: None,
+            depth: 0,
         }
     }
 
@@ -892,20 +899,41 @@ impl<'a> Parser<'a> {
         self.fail(tok, msg);
     }
 
+    /// Enters a bracketed construct; `false` (and an error) past `MAX_DEPTH` levels.
+    fn enter(&mut self) -> bool {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            let tok = self.prev.clone();
+            self.fail(&tok, format!("nested deeper than {MAX_DEPTH} levels"));
+            return false;
+        }
+        true
+    }
+
     fn many(&mut self, start: Kind, end: Kind, mut f: impl FnMut(&mut Self)) {
         if !self.skip(start) {
             return;
         }
-        while self.peek().kind != end && self.err.is_none() {
-            f(self);
+        if self.enter() {
+            while self.peek().kind != end && self.err.is_none() {
+                f(self);
+            }
         }
+        self.depth -= 1;
         self.next();
     }
 
-    fn some(&mut self, start: Kind, end: Kind, mut f: impl FnMut(&mut Self)) {
+    fn some(&mut self, start: Kind, end: Kind, f: impl FnMut(&mut Self)) {
         if !self.skip(start) {
             return;
         }
+        if self.enter() {
+            self.some_inner(end, f);
+        }
+        self.depth -= 1;
+    }
+
+    fn some_inner(&mut self, end: Kind, mut f: impl FnMut(&mut Self)) {
         let mut called = false;
         while self.peek().kind != end && self.err.is_none() {
             called = true;
@@ -1220,7 +1248,12 @@ impl<'a> Parser<'a> {
 
     fn type_reference(&mut self) -> Json {
         let (named, elem) = if self.skip(Kind::BracketL) {
-            let elem = self.type_reference();
+            let elem = if self.enter() {
+                self.type_reference()
+            } else {
+                Json::Null
+            };
+            self.depth -= 1;
             self.expect(Kind::BracketR);
             (String::new(), elem)
         } else {
@@ -1611,6 +1644,39 @@ mod tests {
             "Hello,\n  World!\n\nYours,\n  GraphQL."
         );
         assert_eq!(block_string_value("  x"), "  x");
+    }
+
+    /// gqlparser recurses without limit (Go's stacks grow); a query nested thousands of levels
+    /// deep overflowed the evaluating thread's stack here. Up to `MAX_DEPTH` it parses and
+    /// validates on a 2 MiB thread (a tokio worker's default) in a debug build; deeper, it is
+    /// an error naming the limit.
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |d: usize| format!("{{{}b{}}}", "a{".repeat(d), "}".repeat(d));
+        let schema = "type Query { a: Query b: Int }";
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let q = Parser::new(&nested(MAX_DEPTH - 1))
+                    .query_document()
+                    .unwrap();
+                let s = Parser::new(schema).schema_document().unwrap();
+                let valid = verify(&q, &s).is_ok();
+                let v = Value::from(prune(q));
+                valid && v != Value::Undefined
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(ok);
+        for d in [MAX_DEPTH, 100_000] {
+            let e = Parser::new(&nested(d)).query_document().unwrap_err();
+            assert!(e.message.contains("nested deeper than 128 levels"), "{e}");
+        }
+        let deep_list = format!("{{ f(a: {}1{}) }}", "[".repeat(500), "]".repeat(500));
+        assert!(Parser::new(&deep_list).query_document().is_err());
+        let deep_type = format!("type Q {{ f: {}Int{} }}", "[".repeat(500), "]".repeat(500));
+        assert!(Parser::new(&deep_type).schema_document().is_err());
     }
 
     #[test]
