@@ -510,13 +510,41 @@ deny contains "parse disagrees with parse_and_verify" if {
     let schema = "type Query { me: User users(first: Int!): [User] } type User { name: String }";
     for (query, roles, want) in [
         ("{ me { name } }", "[]", vec![]),
-        ("query Q($n: Int!) { users(first: $n) { name } }", "[]", vec!["users needs the admin role"]),
-        ("query Q($n: Int!) { users(first: $n) { name } }", "[admin]", vec![]),
-        ("{ me { name email } }", "[]", vec!["query does not validate against the schema"]),
-        ("{ users { name } }", "[admin]", vec!["query does not validate against the schema"]),
-        ("{ users(first: $n) { name } }", "[admin]", vec!["query does not validate against the schema"]),
-        ("{ users(first: \\\"ten\\\") { name } }", "[admin]", vec!["query does not validate against the schema"]),
-        ("{ me }", "[]", vec!["query does not validate against the schema"]),
+        (
+            "query Q($n: Int!) { users(first: $n) { name } }",
+            "[]",
+            vec!["users needs the admin role"],
+        ),
+        (
+            "query Q($n: Int!) { users(first: $n) { name } }",
+            "[admin]",
+            vec![],
+        ),
+        (
+            "{ me { name email } }",
+            "[]",
+            vec!["query does not validate against the schema"],
+        ),
+        (
+            "{ users { name } }",
+            "[admin]",
+            vec!["query does not validate against the schema"],
+        ),
+        (
+            "{ users(first: $n) { name } }",
+            "[admin]",
+            vec!["query does not validate against the schema"],
+        ),
+        (
+            "{ users(first: \\\"ten\\\") { name } }",
+            "[admin]",
+            vec!["query does not validate against the schema"],
+        ),
+        (
+            "{ me }",
+            "[]",
+            vec!["query does not validate against the schema"],
+        ),
     ] {
         let input = format!("query: \"{query}\"\nschema: '{schema}'\nroles: {roles}\n");
         for engine in run(gateway, &input) {
