@@ -528,6 +528,10 @@ struct Walker<'a, 'd> {
     seen_operations: BTreeSet<String>,
     misplaced_directives: BTreeSet<(String, Pos)>,
     compared_fragment_pairs: BTreeMap<String, BTreeMap<String, bool>>,
+    /// The fragments already compared with the current field set. gqlparser keeps one such
+    /// map on its manager and replaces it where a comparison starts, including inside nested
+    /// comparisons, whose map the outer loop then goes on with; one cleared set reproduces that.
+    compared_fragments: BTreeSet<String>,
 }
 
 /// Validates a query document against a schema as gqlparser's `validator.Validate` does.
@@ -553,6 +557,7 @@ pub(super) fn validate(schema: &Schema, doc: &Json) -> Vec<Error> {
         seen_operations: BTreeSet::new(),
         misplaced_directives: BTreeSet::new(),
         compared_fragment_pairs: BTreeMap::new(),
+        compared_fragments: BTreeSet::new(),
     };
     for i in 0..ops.len() {
         w.validated_spreads.clear();
@@ -1421,9 +1426,9 @@ impl<'a, 'd> Walker<'a, 'd> {
                 }
             }
         }
-        let mut compared = BTreeSet::new();
+        self.compared_fragments.clear();
         for (i, a) in fields.spreads.iter().enumerate() {
-            self.between_fields_and_fragment(&mut conflicts, &mut compared, false, &fields, a);
+            self.between_fields_and_fragment(&mut conflicts, false, &fields, a);
             for b in &fields.spreads[i + 1..] {
                 self.between_fragments(&mut conflicts, false, a, b);
             }
@@ -1446,12 +1451,11 @@ impl<'a, 'd> Walker<'a, 'd> {
     fn between_fields_and_fragment(
         &mut self,
         conflicts: &mut Vec<Conflict>,
-        compared: &mut BTreeSet<String>,
         exclusive: bool,
         fields: &Collected<'a, 'd>,
         spread: &'d Spread<'a>,
     ) {
-        if !compared.insert(spread.name.clone()) {
+        if !self.compared_fragments.insert(spread.name.clone()) {
             return;
         }
         let Some(frag) = self.fragment_of(spread) else {
@@ -1466,7 +1470,7 @@ impl<'a, 'd> Walker<'a, 'd> {
             if s.name == spread.name {
                 continue;
             }
-            self.between_fields_and_fragment(conflicts, compared, exclusive, fields, s);
+            self.between_fields_and_fragment(conflicts, exclusive, fields, s);
         }
     }
 
@@ -1591,12 +1595,12 @@ impl<'a, 'd> Walker<'a, 'd> {
         let cb = Collected::of(b);
         self.between(&mut conflicts, exclusive, &ca, &cb);
         for s in &cb.spreads {
-            let mut compared = BTreeSet::new();
-            self.between_fields_and_fragment(&mut conflicts, &mut compared, exclusive, &ca, s);
+            self.compared_fragments.clear();
+            self.between_fields_and_fragment(&mut conflicts, exclusive, &ca, s);
         }
         for s in &ca.spreads {
-            let mut compared = BTreeSet::new();
-            self.between_fields_and_fragment(&mut conflicts, &mut compared, exclusive, &cb, s);
+            self.compared_fragments.clear();
+            self.between_fields_and_fragment(&mut conflicts, exclusive, &cb, s);
         }
         for x in &ca.spreads {
             for y in &cb.spreads {
