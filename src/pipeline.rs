@@ -118,14 +118,16 @@ fn read(target: &Target, limits: &Limits) -> Result<String, ToolError> {
             .read_to_end(&mut bytes)
             .map_err(|e| err(0, format!("cannot read standard input: {e}")))?;
     } else {
-        let meta = std::fs::metadata(&target.path)
-            .map_err(|e| err(0, format!("cannot read file: {e}")))?;
-        if meta.len() > cap {
+        // One open, an fstat on it, and a buffer of the file's size: no path lookup twice and
+        // no growing reads (measurable over thousands of small manifests).
+        let cannot = |e: std::io::Error| err(0, format!("cannot read file: {e}"));
+        let file = std::fs::File::open(&target.path).map_err(cannot)?;
+        let len = file.metadata().map_err(cannot)?.len();
+        if len > cap {
             return Err(too_big());
         }
-        std::fs::File::open(&target.path)
-            .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
-            .map_err(|e| err(0, format!("cannot read file: {e}")))?;
+        bytes.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_add(1));
+        file.take(cap + 1).read_to_end(&mut bytes).map_err(cannot)?;
     }
     if bytes.len() as u64 > cap {
         return Err(too_big());
