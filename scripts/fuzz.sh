@@ -12,7 +12,7 @@ secs="${1:-120}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(parse_inputs admission_review policy_documents signatures opa_bundles cel_expressions)
+  targets=(parse_inputs admission_review policy_documents signatures opa_bundles cel_expressions graphql_documents)
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 [ -x target/debug/policyctl ] || cargo build --bin policyctl
@@ -65,6 +65,16 @@ while IFS= read -r e; do
   n=$((n + 1))
   printf '%s\0%s' "$e" "$obj" > "fuzz/corpus/cel_expressions/seed-$n"
 done < <(grep -rhoE "expression: '.*'" testdata --include='*.yaml' | sed -E "s/^expression: '(.*)'$/\1/; s/''/'/g" | sort -u)
+# GraphQL ("query\0schema", or a query alone against the target's schema): the queries and
+# schemas of the patched regorus's GraphQL cases.
+mkdir -p fuzz/corpus/graphql_documents
+printf '{ q(a: [{f: 1.5, g: [{f: 2}]}], e: B) { ... on Q { id n { id } } ...F } }\nfragment F on U { __typename }' > fuzz/corpus/graphql_documents/seed-1
+printf 'query X($v: [In!] = [{f: 1}]) { q(a: $v) @d(a: 1) @d(a: 2) { __typename } }\0type Q { q(a: [In!]): Int } input In { f: Float }' > fuzz/corpus/graphql_documents/seed-2
+n=2
+while IFS= read -r q; do
+  n=$((n + 1))
+  printf '%s' "$q" > "fuzz/corpus/graphql_documents/seed-$n"
+done < <(grep -rhoE 'graphql\.(parse_query|is_valid|parse)\(`[^`]*`' third_party/regorus/tests --include='*.yaml' | sed -E 's/^[^`]*`//; s/`$//' | sort -u)
 mkdir -p fuzz/corpus/opa_bundles
 printf '\x01{"b": [1, 2.50, "x\\u2028"], "a": {"c": null}}' > fuzz/corpus/opa_bundles/json-seed
 
