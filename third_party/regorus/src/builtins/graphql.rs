@@ -36,16 +36,27 @@ pub fn register(m: &mut builtins::BuiltinsMap<&'static str, builtins::BuiltinFcn
     m.insert("graphql.parse_and_verify", (parse_and_verify, 2));
 }
 
-/// A query or schema operand: a string is parsed, an object is taken as the AST (as OPA decodes
-/// it into gqlparser's structs); `None` for any other type.
-fn document(v: &Value, schema: bool) -> Option<core::result::Result<Json, GqlError>> {
+/// A query or schema operand: a string is parsed, an object is read as OPA decodes it into
+/// gqlparser's structs (`graphql/decode.rs`); `None` for any other type. The error is the
+/// builtin's message.
+fn document(v: &Value, schema: bool) -> Option<core::result::Result<Json, String>> {
     match v {
-        Value::String(text) => Some(if schema {
-            Parser::new(text).schema_document()
-        } else {
-            Parser::new(text).query_document()
-        }),
-        Value::Object(_) => Some(Ok(serde_json::to_value(v).unwrap_or(Json::Null))),
+        Value::String(text) => Some(
+            if schema {
+                Parser::new(text).schema_document()
+            } else {
+                Parser::new(text).query_document()
+            }
+            .map_err(|e| e.to_string()),
+        ),
+        Value::Object(_) => {
+            let raw = serde_json::to_value(v).unwrap_or(Json::Null);
+            Some(if schema {
+                decode::schema_document(&raw)
+            } else {
+                decode::query_document(&raw)
+            })
+        }
         _ => None,
     }
 }
@@ -165,16 +176,8 @@ fn schema_is_valid(
     _strict: bool,
 ) -> Result<Value> {
     ensure_args_count(span, "graphql.schema_is_valid", params, args, 1)?;
-    let doc = match &args[0] {
-        Value::String(text) => match Parser::new(text).schema_document() {
-            Ok(doc) => doc,
-            Err(_) => return Ok(Value::Bool(false)),
-        },
-        Value::Object(_) => match serde_json::to_value(&args[0]) {
-            Ok(doc) => doc,
-            Err(_) => return Ok(Value::Bool(false)),
-        },
-        _ => return Ok(Value::Bool(false)),
+    let Some(Ok(doc)) = document(&args[0], true) else {
+        return Ok(Value::Bool(false));
     };
     Ok(Value::Bool(schema::validate(&doc).is_ok()))
 }
@@ -1616,6 +1619,7 @@ impl<'a> Parser<'a> {
     }
 }
 
+mod decode;
 mod schema;
 mod validate;
 
