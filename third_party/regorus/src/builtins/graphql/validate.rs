@@ -532,7 +532,14 @@ struct Walker<'a, 'd> {
     /// map on its manager and replaces it where a comparison starts, including inside nested
     /// comparisons, whose map the outer loop then goes on with; one cleared set reproduces that.
     compared_fragments: BTreeSet<String>,
+    /// Field pairs compared so far (OverlappingFieldsCanBeMerged is quadratic in the fields that
+    /// share a response name); past `MAX_COMPARISONS` the query is refused.
+    comparisons: usize,
 }
+
+/// gqlparser compares without limit; here a query needing more comparisons than this (about
+/// 1,400 fields of one response name) is an error rather than seconds of a webhook worker.
+const MAX_COMPARISONS: usize = 1_000_000;
 
 /// Validates a query document against a schema as gqlparser's `validator.Validate` does.
 pub(super) fn validate(schema: &Schema, doc: &Json) -> Vec<Error> {
@@ -558,6 +565,7 @@ pub(super) fn validate(schema: &Schema, doc: &Json) -> Vec<Error> {
         misplaced_directives: BTreeSet::new(),
         compared_fragment_pairs: BTreeMap::new(),
         compared_fragments: BTreeSet::new(),
+        comparisons: 0,
     };
     for i in 0..ops.len() {
         w.validated_spreads.clear();
@@ -566,6 +574,15 @@ pub(super) fn validate(schema: &Schema, doc: &Json) -> Vec<Error> {
     for f in frags.iter() {
         w.validated_spreads.clear();
         w.walk_fragment(f);
+    }
+    if w.comparisons > MAX_COMPARISONS {
+        return vec![Error {
+            rule: "OverlappingFieldsCanBeMerged",
+            message: format!(
+                "the query is too large to validate: its fields need more than {MAX_COMPARISONS} comparisons"
+            ),
+            pos: None,
+        }];
     }
     w.errors
 }
@@ -1412,13 +1429,16 @@ impl Conflict {
 
 impl<'a, 'd> Walker<'a, 'd> {
     fn conflicts_within(&mut self, sel: &'d [Sel<'a>]) {
-        if sel.is_empty() {
+        if sel.is_empty() || self.comparisons > MAX_COMPARISONS {
             return;
         }
         let fields = Collected::of(sel);
         let mut conflicts = Vec::new();
         for (_, fs) in &fields.fields {
             for (i, a) in fs.iter().enumerate() {
+                if self.comparisons > MAX_COMPARISONS {
+                    return;
+                }
                 for b in &fs[i + 1..] {
                     if let Some(c) = self.find_conflict(false, a, b) {
                         conflicts.push(c);
@@ -1525,6 +1545,9 @@ impl<'a, 'd> Walker<'a, 'd> {
                 continue;
             };
             for x in fa {
+                if self.comparisons > MAX_COMPARISONS {
+                    return;
+                }
                 for y in fb {
                     if let Some(c) = self.find_conflict(exclusive, x, y) {
                         conflicts.push(c);
@@ -1540,6 +1563,10 @@ impl<'a, 'd> Walker<'a, 'd> {
         a: &'d Field<'a>,
         b: &'d Field<'a>,
     ) -> Option<Conflict> {
+        self.comparisons += 1;
+        if self.comparisons > MAX_COMPARISONS {
+            return None;
+        }
         let (Some(da), Some(oa), Some(db), Some(ob)) = (a.def, a.obj, b.def, b.obj) else {
             return None;
         };
@@ -1822,6 +1849,21 @@ type QueryRoot {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// OverlappingFieldsCanBeMerged compares every pair of fields sharing a response name: a
+    /// few hundred are validated as gqlparser validates them; past a million comparisons the
+    /// query is refused (gqlparser would go on for seconds).
+    #[test]
+    fn field_comparisons_are_bounded() {
+        let copies = |n: usize| format!("{{ {} }}", "dog { name } ".repeat(n));
+        assert_eq!(errors(PETS, &copies(300)), Vec::<String>::new());
+        let start = std::time::Instant::now();
+        assert_eq!(
+            errors(PETS, &copies(5_000)),
+            vec!["OverlappingFieldsCanBeMerged: the query is too large to validate: its fields need more than 1000000 comparisons @0"]
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(30));
     }
 
     #[test]
