@@ -110,6 +110,12 @@ enum __DirectiveLocation {
 }
 "#;
 
+lazy_static::lazy_static! {
+    /// The prelude's AST, parsed once rather than on every builtin call.
+    static ref PRELUDE_DOCUMENT: core::result::Result<Json, String> =
+        Parser::new(PRELUDE).schema_document().map_err(|e| e.to_string());
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Ty {
     pub(super) named: String,
@@ -344,15 +350,15 @@ fn quote(s: &str) -> String {
 /// Validates a schema document (its JSON AST) after the prelude, and returns the schema the
 /// query validator uses (roots resolved, `__schema` and `__type` added to the query type).
 pub(super) fn validate(doc: &Json) -> core::result::Result<Schema, String> {
-    let prelude = Parser::new(PRELUDE)
-        .schema_document()
+    let prelude = PRELUDE_DOCUMENT
+        .as_ref()
         .map_err(|e| format!("prelude: {e}"))?;
-    let mut definitions: Vec<Def> = list(&prelude, "Definitions")
+    let mut definitions: Vec<Def> = list(prelude, "Definitions")
         .map(|d| def(d, true))
         .collect();
     definitions.extend(list(doc, "Definitions").map(|d| def(d, false)));
     let extensions: Vec<Def> = list(doc, "Extensions").map(|d| def(d, false)).collect();
-    let mut directive_defs: Vec<&Json> = list(&prelude, "Directives").collect();
+    let mut directive_defs: Vec<&Json> = list(prelude, "Directives").collect();
     directive_defs.extend(list(doc, "Directives"));
 
     let mut schema = Schema {

@@ -57,7 +57,7 @@ struct Val<'a> {
     pos: Pos,
     expected: Option<Ty>,
     expected_has_default: bool,
-    def: Option<&'a super::schema::Def>,
+    def: Option<Def<'a>>,
 }
 
 struct Child<'a> {
@@ -88,7 +88,7 @@ struct Field<'a> {
     sel: Vec<Sel<'a>>,
     pos: Pos,
     def: Option<&'a FieldDef>,
-    obj: Option<&'a super::schema::Def>,
+    obj: Option<Def<'a>>,
 }
 
 struct Inline<'a> {
@@ -96,14 +96,14 @@ struct Inline<'a> {
     dirs: Vec<Dir<'a>>,
     sel: Vec<Sel<'a>>,
     pos: Pos,
-    obj: Option<&'a super::schema::Def>,
+    obj: Option<Def<'a>>,
 }
 
 struct Spread<'a> {
     name: String,
     dirs: Vec<Dir<'a>>,
     pos: Pos,
-    obj: Option<&'a super::schema::Def>,
+    obj: Option<Def<'a>>,
     /// The first fragment definition of that name (`Fragments.ForName`).
     frag: Option<usize>,
 }
@@ -120,7 +120,7 @@ struct VarDef<'a> {
     default: Option<Val<'a>>,
     dirs: Vec<Dir<'a>>,
     pos: Pos,
-    def: Option<&'a super::schema::Def>,
+    def: Option<Def<'a>>,
 }
 
 struct Op<'a> {
@@ -138,7 +138,7 @@ struct Frag<'a> {
     dirs: Vec<Dir<'a>>,
     sel: Vec<Sel<'a>>,
     pos: Pos,
-    def: Option<&'a super::schema::Def>,
+    def: Option<Def<'a>>,
 }
 
 type Def<'a> = &'a super::schema::Def;
@@ -661,8 +661,7 @@ impl<'a, 'd> Walker<'a, 'd> {
                 }
                 Sel::Spread(s) => {
                     self.walk_directives(&s.dirs);
-                    if let Some(k) = s.frag {
-                        let frag = &self.frags[k];
+                    if let Some(frag) = self.fragment_of(s) {
                         if self.validated_spreads.insert(frag.name.clone()) {
                             self.walk_selections(&frag.sel);
                         }
@@ -817,8 +816,8 @@ impl<'a, 'd> Walker<'a, 'd> {
             path.push(s);
             match cycle {
                 None => {
-                    if let Some(k) = self.frags.iter().position(|x| x.name == s.name) {
-                        self.detect_cycles(&self.frags[k], path, index);
+                    if let Some(frag) = self.fragment_of(s) {
+                        self.detect_cycles(frag, path, index);
                     }
                 }
                 Some(start) => {
@@ -964,8 +963,8 @@ impl<'a, 'd> Walker<'a, 'd> {
             self.fragment_used.insert(s.name.clone());
         }
         // PossibleFragmentSpreads
-        if let (Some(k), Some(obj)) = (s.frag, s.obj) {
-            let tc = &self.frags[k].type_condition;
+        if let (Some(frag), Some(obj)) = (self.fragment_of(s), s.obj) {
+            let tc = &frag.type_condition;
             if !self.spread_possible(obj, tc) {
                 let msg = format!(
                     "Fragment \"{}\" cannot be spread here as objects of type \"{}\" can never be of type \"{}\".",
