@@ -12,7 +12,7 @@ secs="${1:-120}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(parse_inputs admission_review policy_documents signatures opa_bundles cel_expressions graphql_documents)
+  targets=(parse_inputs admission_review policy_documents signatures opa_bundles cel_expressions graphql_documents yaml_fast_path)
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 [ -x target/debug/policyctl ] || cargo build --bin policyctl
@@ -75,6 +75,14 @@ while IFS= read -r q; do
   n=$((n + 1))
   printf '%s' "$q" > "fuzz/corpus/graphql_documents/seed-$n"
 done < <(grep -rhoE 'graphql\.(parse_query|is_valid|parse)\(`[^`]*`' third_party/regorus/tests --include='*.yaml' | sed -E 's/^[^`]*`//; s/`$//' | sort -u)
+# The fast YAML reader: every YAML document in the repository, including the patched regorus's
+# test cases (block scalars of Rego).
+mkdir -p fuzz/corpus/yaml_fast_path
+n=0
+while IFS= read -r f; do
+  n=$((n + 1))
+  head -c 65536 "$f" > "fuzz/corpus/yaml_fast_path/seed-$n"
+done < <(find testdata admission charts third_party/regorus/tests -name '*.yaml' -o -name '*.yml' | sort)
 mkdir -p fuzz/corpus/opa_bundles
 printf '\x01{"b": [1, 2.50, "x\\u2028"], "a": {"c": null}}' > fuzz/corpus/opa_bundles/json-seed
 

@@ -11,6 +11,10 @@ mod kv;
 mod structured;
 mod xml;
 mod yaml;
+mod yaml_fast;
+
+#[doc(hidden)]
+pub use yaml::readers as yaml_readers;
 
 use crate::finding::Resource;
 use serde_json::Value as Json;

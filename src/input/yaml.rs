@@ -101,19 +101,24 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Vec<Document>, ParseError>
         let Some(line) = content_line(&chunk) else {
             continue; // empty document: only comments or whitespace
         };
-        let value: Yaml = serde_yaml::from_str(chunk.text).map_err(|e| {
-            let line = e
-                .location()
-                .map(|l| chunk.first_line + l.line() - 1)
-                .unwrap_or(line);
-            // serde_yaml's own position is relative to the document; we report the file's line.
-            let msg = LOCATION.replace_all(&e.to_string(), "").into_owned();
-            ParseError::new(line, format!("invalid YAML: {msg}"))
-        })?;
-        if value.is_null() {
-            continue;
-        }
-        let json = to_json(value);
+        let json = match super::yaml_fast::parse(chunk.text) {
+            Some(json) => json,
+            None => {
+                let value: Yaml = serde_yaml::from_str(chunk.text).map_err(|e| {
+                    let line = e
+                        .location()
+                        .map(|l| chunk.first_line + l.line() - 1)
+                        .unwrap_or(line);
+                    // serde_yaml's position is relative to the document; we report the file's line.
+                    let msg = LOCATION.replace_all(&e.to_string(), "").into_owned();
+                    ParseError::new(line, format!("invalid YAML: {msg}"))
+                })?;
+                if value.is_null() {
+                    continue;
+                }
+                to_json(value)
+            }
+        };
         let lines = item_lines(&chunk);
         for (line, contents) in expand_list(json, line, &lines) {
             docs.push(Document {
@@ -162,6 +167,16 @@ pub(crate) fn to_json(value: Yaml) -> Json {
         }
         Yaml::Tagged(tagged) => to_json(tagged.value),
     }
+}
+
+/// The two readers of one document, for differential tests and the `yaml_fast_path` fuzz target:
+/// the fast reader's answer (`None`: it left the document to serde_yaml) and serde_yaml's.
+#[doc(hidden)]
+pub fn readers(text: &str) -> (Option<Json>, Result<Json, String>) {
+    let reference = serde_yaml::from_str::<Yaml>(text)
+        .map(to_json)
+        .map_err(|e| e.to_string());
+    (super::yaml_fast::parse(text), reference)
 }
 
 #[cfg(test)]
