@@ -345,6 +345,9 @@ fn key_of(text: &str) -> Option<Option<(String, &str)>> {
         let Some(after) = rest.strip_prefix(':') else {
             return Some(None); // a quoted scalar, not a key
         };
+        if text.len() - after.len() > MAX_KEY {
+            return None;
+        }
         if !(after.is_empty() || after.starts_with(' ')) {
             return None;
         }
@@ -662,7 +665,7 @@ mod tests {
 
     #[test]
     fn anything_uncertain_is_left_to_serde_yaml() {
-        let cases = [
+        let cases: [&str; 25] = [
             "a: &x 1\nb: *x\n",          // anchors and aliases
             "a: !!str 1\n",              // tags
             "a: b\n  c\n",               // multi-line plain scalar
@@ -686,6 +689,8 @@ mod tests {
             "%YAML 1.2\n---\na: 1\n",    // directive
             "a: |\n\n  leading blank\n", // leading blank line in a block scalar
             "plain scalar document\n",
+            &format!("{}: 1\n", "k".repeat(1100)), // over libyaml's implicit-key limit
+            &format!("'{}': 1\n", "k".repeat(1100)), // the same, quoted
         ];
         for text in cases {
             assert!(!agrees(text), "the fast reader answered for:\n{text}");
