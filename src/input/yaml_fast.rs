@@ -697,6 +697,73 @@ mod tests {
         }
     }
 
+    /// Corner cases of the constructs the fast reader accepts: where it answers, it agrees.
+    #[test]
+    fn corner_cases_agree_where_read_fast() {
+        let cases = [
+            "a:    # comment\n  b: 1\n",
+            "- # c\n  a: 1\n",
+            "a: |\n  x\n # c\nb: 1\n",
+            "a: >\n  x\n  y\n\n\n  z\nb: 1\n",
+            "a:\n- b\n-\n- c\n",
+            "a: 'x'  \n",
+            "a: [1, 2]  # c\n",
+            "a: b\n\n\n",
+            "a:\n  - b\n  -\n    c: d\n",
+            "  a: 1\n  b: 2\n",
+            "a: --x\n",
+            "a: 1.\n",
+            "a: 0x_1\n",
+            "a: +.5\n",
+            "a   : 1\n",
+            "ключ: значение\n",
+            "a: |\n  x  \n",
+            "a: |\n  x\n  \n  y\n",
+            "a: |-\n  x\n\n",
+            "a: >-\n  x\n  y\n",
+            "- a: |\n    x\n  b: 1\n",
+            "- |\n  x\n- y\n",
+            "a: ['x, y', \"z]\"]\n",
+            "a: [ ]\nb: { }\n",
+            "a: [a , b]\nc: [a,b]\n",
+            "a: [-1, -x]\n",
+            "a: [~, null, true]\n",
+            "a: {x: [1, {y: z}], w: 'v'}\n",
+            "app.kubernetes.io/name: x\n",
+            "a: 12:30\n",
+            "a: 1e400\n",
+            "a: -0.0\n",
+            "a: 0o\n",
+            "a: 9223372036854775808\nb: -9223372036854775808\n",
+            "a: \"\\0\\ \\t\"\n",
+            "a: '\\n'\n",
+            "a: \"\\x00\"\n",
+            "a: \"\\ud800\"\n",
+            "a:\n    - b\n    - c\nd: e\n",
+            "a:\n  b:\n    c:\n      d: [e]\n",
+            "- - - a\n    - b\n  - c\n- d\n",
+            "a: >\n  folded\n  more\n\n  para\n",
+            "a: |\n  last line without break",
+            "\"a b\": 'c d'\n'e''f': \"g\\\"h\"\n",
+            "a: b # c # d\n",
+            "a: b#c\n",
+            "a: 'b' # c\n",
+            "a: [b] # c\n",
+            "a: {b: [c, d], e: {f: g}} # h\n",
+        ];
+        let mut fast = 0;
+        for text in cases {
+            if agrees(text) {
+                fast += 1;
+            }
+        }
+        assert!(
+            fast >= 40,
+            "only {fast} of {} corner cases read fast",
+            cases.len()
+        );
+    }
+
     /// Every YAML document shipped in the repository reads the same both ways, and most are
     /// read fast (so the fast path is the one exercised).
     #[test]
