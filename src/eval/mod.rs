@@ -90,7 +90,9 @@ struct Compiled {
 /// (including `data.conftest.file` when policies read it) and an optional time limit.
 #[derive(Clone)]
 pub struct Scope {
-    engine: Engine,
+    /// Shared: cloning a scope (the webhook does, per request, to set its deadline) must not
+    /// copy the engine; the interpreter path clones it when it needs one.
+    engine: Arc<Engine>,
     data: Value,
     timer: Option<ExecutionTimerConfig>,
 }
@@ -99,12 +101,19 @@ impl Scope {
     /// Stops every evaluation in this scope after `limit` (regorus's execution timer, checked
     /// every 256 steps), so a runaway policy cannot hold a thread past a deadline.
     pub fn set_time_limit(&mut self, limit: Duration) {
-        let config = ExecutionTimerConfig {
+        self.timer = Some(ExecutionTimerConfig {
             limit,
             check_interval: std::num::NonZeroU32::MIN.saturating_add(255),
-        };
-        self.engine.set_execution_timer_config(config);
-        self.timer = Some(config);
+        });
+    }
+
+    /// An engine of this scope to evaluate on, with its time limit.
+    fn engine(&self) -> Engine {
+        let mut engine = (*self.engine).clone();
+        if let Some(timer) = self.timer {
+            engine.set_execution_timer_config(timer);
+        }
+        engine
     }
 }
 
@@ -383,7 +392,7 @@ impl Evaluator {
             data = engine.get_data();
         }
         Scope {
-            engine,
+            engine: Arc::new(engine),
             data,
             timer: None,
         }
@@ -477,7 +486,7 @@ impl Evaluator {
             }
             _ => {}
         }
-        let mut engine = scope.engine.clone();
+        let mut engine = scope.engine();
         engine.set_input(input);
         let mut out = self.evaluate_on(&mut engine, doc);
         out.prints = engine
