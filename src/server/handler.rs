@@ -50,27 +50,26 @@ fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// The review without `request.object`/`request.oldObject`: what kube-core's types need to
-/// read the envelope, without copying the objects into them.
-fn envelope(raw: &Json) -> Json {
-    let Json::Object(top) = raw else {
-        return Json::Null;
-    };
-    let mut out = serde_json::Map::new();
-    for (k, v) in top {
-        let v = match (k.as_str(), v) {
-            ("request", Json::Object(request)) => Json::Object(
-                request
-                    .iter()
-                    .filter(|(k, _)| *k != "object" && *k != "oldObject")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            _ => v.clone(),
-        };
-        out.insert(k.clone(), v);
+/// Reads the envelope (uid, kind, user, operation…) through kube-core's types straight from
+/// `raw`, without copying it and without the objects: `request.object`/`request.oldObject` are
+/// lifted out while it is read and put back after.
+fn read_envelope(raw: &mut Json) -> serde_json::Result<AdmissionReview<DynamicObject>> {
+    use serde::Deserialize;
+    let mut lifted = Vec::new();
+    if let Some(Json::Object(request)) = raw.get_mut("request") {
+        for key in ["object", "oldObject"] {
+            if let Some(v) = request.get_mut(key) {
+                lifted.push((key, std::mem::take(v)));
+            }
+        }
     }
-    Json::Object(out)
+    let review = AdmissionReview::<DynamicObject>::deserialize(&*raw);
+    if let Some(Json::Object(request)) = raw.get_mut("request") {
+        for (key, v) in lifted {
+            request.insert(key.to_string(), v);
+        }
+    }
+    review
 }
 
 /// A parser error without the value it quotes (`invalid type: string "…"`, ``unknown variant
@@ -138,7 +137,7 @@ fn redact(text: &str, secrets: &[String]) -> String {
 /// request and an object to review is a 400 with the reason.
 #[allow(clippy::result_large_err)]
 fn parse_review(body: &Bytes) -> Result<(Json, AdmissionRequest<DynamicObject>), Response> {
-    let raw: Json = match serde_json::from_slice(body) {
+    let mut raw: Json = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
             return Err(bad_request(
@@ -178,7 +177,7 @@ fn parse_review(body: &Bytes) -> Result<(Json, AdmissionRequest<DynamicObject>),
             }
         }
     }
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_value(envelope(&raw)) {
+    let review: AdmissionReview<DynamicObject> = match read_envelope(&mut raw) {
         Ok(r) => r,
         Err(e) => {
             return Err(bad_request(
