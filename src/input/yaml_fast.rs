@@ -450,12 +450,7 @@ fn flow(text: &str, depth: usize) -> Option<(Json, &str)> {
     let mut items = Vec::new();
     let mut map = Map::new();
     if let Some(after) = rest.strip_prefix(close) {
-        let value = if open == b'[' {
-            Json::Array(items)
-        } else {
-            Json::Object(map)
-        };
-        return Some((value, after));
+        return Some((collection(open, items, map), after));
     }
     loop {
         if open == b'[' {
@@ -478,17 +473,21 @@ fn flow(text: &str, depth: usize) -> Option<(Json, &str)> {
         }
         rest = rest.trim_start_matches(' ');
         if let Some(after) = rest.strip_prefix(close) {
-            let value = if open == b'[' {
-                Json::Array(items)
-            } else {
-                Json::Object(map)
-            };
-            return Some((value, after));
+            return Some((collection(open, items, map), after));
         }
         rest = rest.strip_prefix(',')?.trim_start_matches(' ');
         if rest.starts_with([']', '}']) || rest.is_empty() {
             return None; // a trailing comma, or the collection goes on past this line
         }
+    }
+}
+
+/// The finished flow collection opened by `open`.
+fn collection(open: u8, items: Vec<Json>, map: Map<String, Json>) -> Json {
+    if open == b'[' {
+        Json::Array(items)
+    } else {
+        Json::Object(map)
     }
 }
 

@@ -66,7 +66,9 @@ fn read_envelope(raw: &mut Json) -> serde_json::Result<AdmissionReview<DynamicOb
     let review = AdmissionReview::<DynamicObject>::deserialize(&*raw);
     if let Some(Json::Object(request)) = raw.get_mut("request") {
         for (key, v) in lifted {
-            request.insert(key.to_string(), v);
+            if let Some(slot) = request.get_mut(key) {
+                *slot = v;
+            }
         }
     }
     review
