@@ -95,15 +95,15 @@ pub fn reviewed_object(review: &Json) -> Option<&Json> {
     reviewed_key(request).ok().map(|key| &request[key])
 }
 
-/// The object a document is about, moved out of it (no copy): the reviewed object of an
-/// AdmissionReview, else the document itself. For callers that need no Gatekeeper review.
-pub fn take_object(doc: &mut Document) -> Result<Json, ToolError> {
+/// The object a document is about, borrowed: the reviewed object of an AdmissionReview (with
+/// `true`), else the document itself. For callers that need no Gatekeeper review.
+pub fn object_of(doc: &Document) -> Result<(&Json, bool), ToolError> {
     if !is_admission_review(&doc.contents) {
-        return Ok(std::mem::take(&mut doc.contents));
+        return Ok((&doc.contents, false));
     }
     let request = doc
         .contents
-        .get_mut("request")
+        .get("request")
         .filter(|r| r.is_object())
         .ok_or_else(|| {
             ToolError::new(
@@ -113,9 +113,7 @@ pub fn take_object(doc: &mut Document) -> Result<Json, ToolError> {
             )
         })?;
     let key = reviewed_key(request).map_err(|e| ToolError::new(doc.file.as_str(), doc.line, e))?;
-    let object = request[key].take();
-    doc.resource = resource_of(&object);
-    Ok(object)
+    Ok((&request[key], true))
 }
 
 /// Builds the subject of a parsed document, unwrapping AdmissionReviews. The document's resource

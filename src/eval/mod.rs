@@ -427,6 +427,9 @@ impl Evaluator {
 
     /// Evaluates every selected rule and constraint against one document.
     pub fn evaluate(&self, scope: &Scope, doc: &Document) -> Outcome {
+        if self.gatekeeper.is_empty() && self.supply.is_none() {
+            return self.evaluate_object(scope, doc);
+        }
         self.evaluate_owned(scope, doc.clone())
     }
 
@@ -438,9 +441,35 @@ impl Evaluator {
     }
 
     /// Rego rules and Gatekeeper constraints only; image verdicts are left to the caller (the
-    /// webhook verifies images asynchronously, off the CPU-bound evaluation slots).
-    pub fn evaluate_policies(&self, scope: &Scope, doc: Document) -> Outcome {
-        self.evaluate_with(scope, doc, false)
+    /// webhook verifies images asynchronously, off the CPU-bound evaluation slots, from the same
+    /// document: it is borrowed, not copied).
+    pub fn evaluate_policies(&self, scope: &Scope, doc: &Document) -> Outcome {
+        if self.gatekeeper.is_empty() {
+            return self.evaluate_object(scope, doc);
+        }
+        self.evaluate_with(scope, doc.clone(), false)
+    }
+
+    /// The Rego rules against the object a document is about; no review to build.
+    fn evaluate_object(&self, scope: &Scope, doc: &Document) -> Outcome {
+        match gatekeeper::object_of(doc) {
+            Ok((object, false)) => self.evaluate_rego(scope, doc, Value::from(object)),
+            Ok((object, true)) => {
+                // An AdmissionReview: findings name the reviewed object.
+                let reviewed = Document {
+                    file: doc.file.clone(),
+                    line: doc.line,
+                    resource: crate::input::resource_of(object),
+                    contents: Json::Null,
+                    anchors: doc.anchors.clone(),
+                };
+                self.evaluate_rego(scope, &reviewed, Value::from(object))
+            }
+            Err(e) => Outcome {
+                errors: vec![e],
+                ..Default::default()
+            },
+        }
     }
 
     /// The supply-chain stage, when image policies are loaded.
@@ -451,14 +480,7 @@ impl Evaluator {
     fn evaluate_with(&self, scope: &Scope, mut doc: Document, images: bool) -> Outcome {
         let supply = self.supply.as_ref().filter(|_| images);
         if self.gatekeeper.is_empty() && supply.is_none() {
-            // Only the object is needed: move it out, no review to build.
-            return match gatekeeper::take_object(&mut doc) {
-                Ok(object) => self.evaluate_rego(scope, &doc, Value::from(object)),
-                Err(e) => Outcome {
-                    errors: vec![e],
-                    ..Default::default()
-                },
-            };
+            return self.evaluate_object(scope, &doc);
         }
         let subject = match gatekeeper::subject(&mut doc) {
             Ok(s) => s,
@@ -469,7 +491,7 @@ impl Evaluator {
                 }
             }
         };
-        let mut out = self.evaluate_rego(scope, &doc, Value::from(subject.object.clone()));
+        let mut out = self.evaluate_rego(scope, &doc, Value::from(&subject.object));
         out.record_passes = self.record_passes;
         gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
         if let Some(supply) = supply {

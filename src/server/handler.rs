@@ -327,14 +327,13 @@ pub async fn validate(
     };
     // Image verification is I/O: it runs concurrently and holds no evaluation slot. The object
     // under review is `object`, or `oldObject` on DELETE.
+    // Both evaluations borrow the review; neither copies the object.
     let image_subject = policies.evaluator.supply_chain().map(|_| {
-        let object = crate::eval::gatekeeper::reviewed_object(&doc.contents)
-            .cloned()
-            .unwrap_or(Json::Null);
+        let object = crate::eval::gatekeeper::reviewed_object(&doc.contents).unwrap_or(&Json::Null);
         let meta = Document {
             file: doc.file.clone(),
             line: 0,
-            resource: crate::input::resource_of(&object),
+            resource: crate::input::resource_of(object),
             contents: Json::Null,
             anchors: Vec::new(),
         };
@@ -361,7 +360,7 @@ pub async fn validate(
                 .saturating_sub(started.elapsed())
                 .max(Duration::from_millis(10)),
         );
-        Ok::<_, String>(policies.evaluator.evaluate_policies(&scope, doc))
+        Ok::<_, String>(policies.evaluator.evaluate_policies(&scope, &doc))
     };
     let evaluation = async {
         let (rules, images) = tokio::join!(rules, images);

@@ -857,7 +857,7 @@ impl From<serde_json::Value> for Value {
     /// # Ok(())
     /// # }
     fn from(v: serde_json::Value) -> Self {
-        from_json_value(v).unwrap_or(Value::Undefined)
+        from_json_value(&v).unwrap_or(Value::Undefined)
     }
 }
 
@@ -865,16 +865,17 @@ impl From<serde_json::Value> for Value {
 /// `serde_json`'s deserializer and the visitor): the visitor's semantics — integers as `u64`
 /// then `i64`, object keys interned, the allocation limit checked after each element — and
 /// anything else (floats, big numbers) still through the visitor. `None` where deserializing
-/// would fail.
-fn from_json_value(v: serde_json::Value) -> Option<Value> {
+/// would fail. By reference: every string is copied into its own `Rc<str>` either way, so an
+/// owned tree gains nothing, and a caller that still needs the JSON does not copy it first.
+fn from_json_value(v: &serde_json::Value) -> Option<Value> {
     Some(match v {
         serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(b),
-        serde_json::Value::String(s) => Value::String(s.into()),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::String(s) => Value::String(s.as_str().into()),
         serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
             (Some(u), _) => Value::from(u),
             (None, Some(i)) => Value::from(i),
-            _ => serde_json::from_value(serde_json::Value::Number(n)).ok()?,
+            _ => serde_json::from_value(serde_json::Value::Number(n.clone())).ok()?,
         },
         serde_json::Value::Array(items) => {
             let mut arr = Vec::with_capacity(items.len());
@@ -894,7 +895,7 @@ fn from_json_value(v: serde_json::Value) -> Option<Value> {
             let mut entries = Vec::with_capacity(fields.len());
             for (k, v) in fields {
                 let v = from_json_value(v)?;
-                entries.push((intern_object_key(Value::String(k.into())), v));
+                entries.push((intern_object_key(Value::String(k.as_str().into())), v));
                 enforce_limit_for::<serde_json::Error>().ok()?;
             }
             let value = Value::from(entries.into_iter().collect::<BTreeMap<_, _>>());
@@ -902,6 +903,16 @@ fn from_json_value(v: serde_json::Value) -> Option<Value> {
             value
         }
     })
+}
+
+impl From<&serde_json::Value> for Value {
+    /// Create a [`Value`] from a borrowed [`serde_json::Value`], as `From<serde_json::Value>`
+    /// does (no copy of the JSON needed first).
+    ///
+    /// Returns [`Value::Undefined`] in case of error.
+    fn from(v: &serde_json::Value) -> Self {
+        from_json_value(v).unwrap_or(Value::Undefined)
+    }
 }
 
 #[cfg(feature = "yaml")]

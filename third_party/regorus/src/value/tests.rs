@@ -1224,5 +1224,6 @@ fn from_json_value_matches_deserializing() {
     )
     .unwrap();
     let via_serde: Value = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(Value::from(&json), via_serde);
     assert_eq!(Value::from(json), via_serde);
 }
