@@ -301,7 +301,8 @@ impl Evaluator {
             })
             .map(Some)
             .map_err(|e| e.to_string());
-        // Nothing of this document is kept past its run: the next run replaces both.
+        // The input and data go now; the VM's registers and caches keep values of this
+        // document until its next run resets them (one document per thread, never more).
         vm.set_input(Value::Undefined);
         vm.set_data(Value::Undefined).ok();
         REUSED_VM.with(|cell| *cell.borrow_mut() = Some((c.program.clone(), vm)));
