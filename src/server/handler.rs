@@ -93,7 +93,7 @@ fn secret_values(raw: &Json) -> Vec<String> {
     use base64::Engine as _;
     let mut out = Vec::new();
     for key in ["object", "oldObject"] {
-        let Some(obj) = raw.pointer(&format!("/request/{key}")) else {
+        let Some(obj) = raw.get("request").and_then(|r| r.get(key)) else {
             continue;
         };
         if obj.get("kind").and_then(Json::as_str) != Some("Secret") {
@@ -170,7 +170,7 @@ fn parse_review(body: &Bytes) -> Result<(Json, AdmissionRequest<DynamicObject>),
     // The envelope (uid, kind, user, operation…) through kube-core's types; the objects are
     // evaluated from `raw` and only need to be JSON objects, so they are not copied into it.
     for key in ["object", "oldObject"] {
-        if let Some(v) = raw.pointer(&format!("/request/{key}")) {
+        if let Some(v) = raw.get("request").and_then(|r| r.get(key)) {
             if !v.is_null() && !v.is_object() {
                 return Err(bad_request(
                     StatusCode::BAD_REQUEST,
