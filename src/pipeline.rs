@@ -183,7 +183,7 @@ fn check_file(evaluator: &Evaluator, target: &Target, limits: &Limits) -> FileOu
     }
     let scope = evaluator.scope_for_file(&target.path);
     for doc in docs {
-        let o = evaluator.evaluate_owned(&scope, doc);
+        let o = evaluator.evaluate(&scope, &doc);
         out.resources += 1;
         out.outcome.passed += o.passed;
         out.outcome.passes.extend(o.passes);

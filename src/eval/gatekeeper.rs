@@ -3,7 +3,7 @@
 //! into findings with the constraint's enforcement action.
 
 use crate::finding::{Finding, Severity, ToolError};
-use crate::input::{resource_of, Document};
+use crate::input::Document;
 use crate::policy::gatekeeper::{Action, Constraint, Gatekeeper, TemplateEngine};
 use crate::strict::selector_matches;
 use regorus::Value;
@@ -116,16 +116,15 @@ pub fn object_of(doc: &Document) -> Result<(&Json, bool), ToolError> {
     Ok((&request[key], true))
 }
 
-/// Builds the subject of a parsed document, unwrapping AdmissionReviews. The document's resource
-/// identity becomes the reviewed object's.
-pub fn subject(doc: &mut Document) -> Result<Subject, ToolError> {
+/// Builds the subject of a parsed document, unwrapping AdmissionReviews (with `true`: findings
+/// then name the reviewed object, see [`Document::naming`]).
+pub fn subject(doc: &Document) -> Result<(Subject, bool), ToolError> {
     if is_admission_review(&doc.contents) {
         let s = subject_of_review(&doc.contents)
             .map_err(|e| ToolError::new(doc.file.as_str(), doc.line, e))?;
-        doc.resource = resource_of(&s.object);
-        Ok(s)
+        Ok((s, true))
     } else {
-        Ok(subject_of_object(doc.contents.clone()))
+        Ok((subject_of_object(doc.contents.clone()), false))
     }
 }
 

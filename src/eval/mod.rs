@@ -426,51 +426,19 @@ impl Evaluator {
         }
     }
 
-    /// Evaluates every selected rule and constraint against one document.
+    /// Evaluates every selected rule and constraint against one document. AdmissionReview
+    /// documents are unwrapped: Rego policies see the object, templates the request. The
+    /// document is borrowed: without a Gatekeeper constraint or image policy its contents are
+    /// never copied.
     pub fn evaluate(&self, scope: &Scope, doc: &Document) -> Outcome {
-        if self.gatekeeper.is_empty() && self.supply.is_none() {
-            return self.evaluate_object(scope, doc);
-        }
-        self.evaluate_owned(scope, doc.clone())
-    }
-
-    /// As [`Evaluator::evaluate`], consuming the document (no copy of its contents when no
-    /// Gatekeeper constraint needs a review). AdmissionReview documents are unwrapped: Rego
-    /// policies see the object, templates the request.
-    pub fn evaluate_owned(&self, scope: &Scope, doc: Document) -> Outcome {
         self.evaluate_with(scope, doc, true)
     }
 
     /// Rego rules and Gatekeeper constraints only; image verdicts are left to the caller (the
     /// webhook verifies images asynchronously, off the CPU-bound evaluation slots, from the same
-    /// document: it is borrowed, not copied).
+    /// borrowed document).
     pub fn evaluate_policies(&self, scope: &Scope, doc: &Document) -> Outcome {
-        if self.gatekeeper.is_empty() {
-            return self.evaluate_object(scope, doc);
-        }
-        self.evaluate_with(scope, doc.clone(), false)
-    }
-
-    /// The Rego rules against the object a document is about; no review to build.
-    fn evaluate_object(&self, scope: &Scope, doc: &Document) -> Outcome {
-        match gatekeeper::object_of(doc) {
-            Ok((object, false)) => self.evaluate_rego(scope, doc, Value::from(object)),
-            Ok((object, true)) => {
-                // An AdmissionReview: findings name the reviewed object.
-                let reviewed = Document {
-                    file: doc.file.clone(),
-                    line: doc.line,
-                    resource: crate::input::resource_of(object),
-                    contents: Json::Null,
-                    anchors: doc.anchors.clone(),
-                };
-                self.evaluate_rego(scope, &reviewed, Value::from(object))
-            }
-            Err(e) => Outcome {
-                errors: vec![e],
-                ..Default::default()
-            },
-        }
+        self.evaluate_with(scope, doc, false)
     }
 
     /// The supply-chain stage, when image policies are loaded.
@@ -478,25 +446,38 @@ impl Evaluator {
         self.supply.as_ref()
     }
 
-    fn evaluate_with(&self, scope: &Scope, mut doc: Document, images: bool) -> Outcome {
+    fn evaluate_with(&self, scope: &Scope, doc: &Document, images: bool) -> Outcome {
+        let failed = |e| Outcome {
+            errors: vec![e],
+            ..Default::default()
+        };
         let supply = self.supply.as_ref().filter(|_| images);
         if self.gatekeeper.is_empty() && supply.is_none() {
-            return self.evaluate_object(scope, &doc);
-        }
-        let subject = match gatekeeper::subject(&mut doc) {
-            Ok(s) => s,
-            Err(e) => {
-                return Outcome {
-                    errors: vec![e],
-                    ..Default::default()
+            // Only the object is needed: no review to build.
+            return match gatekeeper::object_of(doc) {
+                Ok((object, false)) => self.evaluate_rego(scope, doc, Value::from(object)),
+                Ok((object, true)) => {
+                    self.evaluate_rego(scope, &doc.naming(object), Value::from(object))
                 }
-            }
+                Err(e) => failed(e),
+            };
+        }
+        let (subject, review) = match gatekeeper::subject(doc) {
+            Ok(s) => s,
+            Err(e) => return failed(e),
         };
-        let mut out = self.evaluate_rego(scope, &doc, Value::from(&subject.object));
+        let named;
+        let doc = if review {
+            named = doc.naming(&subject.object);
+            &named
+        } else {
+            doc
+        };
+        let mut out = self.evaluate_rego(scope, doc, Value::from(&subject.object));
         out.record_passes = self.record_passes;
-        gatekeeper::evaluate(&self.gatekeeper, &doc, &subject, &mut out);
+        gatekeeper::evaluate(&self.gatekeeper, doc, &subject, &mut out);
         if let Some(supply) = supply {
-            supply.evaluate(&doc, &subject.object, &mut out);
+            supply.evaluate(doc, &subject.object, &mut out);
         }
         out
     }

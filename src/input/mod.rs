@@ -34,6 +34,20 @@ pub struct Document {
     pub anchors: Vec<(String, usize)>,
 }
 
+impl Document {
+    /// This document's place (file, line, anchors) without its contents, naming `object`: what
+    /// findings about an AdmissionReview's reviewed object carry.
+    pub fn naming(&self, object: &Json) -> Document {
+        Document {
+            file: self.file.clone(),
+            line: self.line,
+            resource: resource_of(object),
+            contents: Json::Null,
+            anchors: self.anchors.clone(),
+        }
+    }
+}
+
 /// Why an input could not be turned into documents.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 #[error("{message}")]

@@ -326,18 +326,11 @@ pub async fn validate(
         anchors: Vec::new(),
     };
     // Image verification is I/O: it runs concurrently and holds no evaluation slot. The object
-    // under review is `object`, or `oldObject` on DELETE.
-    // Both evaluations borrow the review; neither copies the object.
+    // under review is `object`, or `oldObject` on DELETE. Both evaluations borrow the review;
+    // neither copies the object.
     let image_subject = policies.evaluator.supply_chain().map(|_| {
         let object = crate::eval::gatekeeper::reviewed_object(&doc.contents).unwrap_or(&Json::Null);
-        let meta = Document {
-            file: doc.file.clone(),
-            line: 0,
-            resource: crate::input::resource_of(object),
-            contents: Json::Null,
-            anchors: Vec::new(),
-        };
-        (meta, object)
+        (doc.naming(object), object)
     });
     let images = async {
         let mut out = crate::eval::Outcome::default();
